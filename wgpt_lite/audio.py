@@ -1,0 +1,133 @@
+"""Audio in, causal log-mel out.
+
+Every model in the kit sees audio at 24 kHz, cut into 320-sample hops (75 frames a
+second), the frame grid of EnCodec's 24 kHz model. Mel frame ``t`` is a Hann
+window of ``N_FFT`` samples that *ends* at sample ``(t + 1) * HOP``: it sees
+exactly the samples EnCodec's causal encoder has seen when it emits token ``t``
+and nothing later. That is why there is no centring (which would look half a
+window ahead) and no per-clip normalisation (Whisper's ``max - 8`` clamp would
+tell frame ``t`` how loud the rest of the clip is).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from functools import lru_cache
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from wgpt_lite.errors import AudioError
+
+SAMPLE_RATE = 24_000
+HOP = 320  # samples per frame: 24000 / 320 = 75 frames a second, as EnCodec 24 kHz
+FRAME_RATE = SAMPLE_RATE // HOP
+N_FFT = 1024  # 42.7 ms window, ending at the frame's last sample
+N_MELS = 64
+F_MAX = SAMPLE_RATE / 2
+LOG_FLOOR = 1e-8  # fixed floor, never derived from the clip
+
+
+def load_audio(path: str | os.PathLike, sr: int = SAMPLE_RATE) -> torch.Tensor:
+    """Read an audio file as a mono float32 tensor [samples] at ``sr`` Hz.
+
+    Channels are averaged; other sample rates are resampled with soxr. Raises
+    ``AudioError`` for a missing, empty, truncated, non-audio or non-finite file.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise AudioError(f"{path}: no such file; check the path")
+    if os.path.getsize(path) == 0:
+        raise AudioError(f"{path}: the file is empty (0 bytes); re-export or re-download it")
+    return _decode(path, path, sr)
+
+
+def decode_audio_bytes(data: bytes, name: str = "<bytes>", sr: int = SAMPLE_RATE) -> torch.Tensor:
+    """``load_audio`` for encoded bytes in memory, e.g. a ``datasets`` audio column.
+
+    (``datasets``' own decoding needs torchcodec, which the kit does not use.)
+    """
+    if not data:
+        raise AudioError(f"{name}: the audio bytes are empty")
+    return _decode(io.BytesIO(data), name, sr)
+
+
+def _decode(source, name: str, sr: int) -> torch.Tensor:
+    import soundfile as sf
+    import soxr
+
+    try:
+        data, file_sr = sf.read(source, dtype="float32", always_2d=True)
+    except Exception as err:  # soundfile raises LibsndfileError, RuntimeError or TypeError
+        raise AudioError(f"{name}: not a readable audio file ({err}); convert it to WAV or FLAC") from err
+    if data.shape[0] == 0:
+        raise AudioError(f"{name}: the file holds no samples; re-export it")
+    if not np.isfinite(data).all():
+        raise AudioError(f"{name}: the file holds NaN or infinite samples; re-export it as PCM or clean float audio")
+    wav = data.mean(axis=1)
+    if file_sr != sr:
+        wav = soxr.resample(wav, file_sr, sr, quality="HQ").astype(np.float32)
+    return torch.from_numpy(np.ascontiguousarray(wav))
+
+
+def save_audio(path: str | os.PathLike, wav: torch.Tensor, sr: int = SAMPLE_RATE) -> None:
+    """Write a mono float tensor as 16-bit PCM WAV, atomically (temp file + rename)."""
+    import soundfile as sf
+
+    path = os.fspath(path)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    sf.write(tmp, wav.detach().cpu().float().clamp(-1, 1).numpy(), sr, subtype="PCM_16", format="WAV")
+    os.replace(tmp, path)
+
+
+def crop_to_frames(wav: torch.Tensor) -> torch.Tensor:
+    """Drop the trailing samples that do not fill a whole 320-sample frame."""
+    return wav[..., : wav.shape[-1] // HOP * HOP]
+
+
+@lru_cache(maxsize=None)
+def mel_filters(device: str = "cpu", n_mels: int = N_MELS) -> torch.Tensor:
+    """Slaney-style triangular mel filterbank [n_mels, N_FFT // 2 + 1], 0 Hz to F_MAX."""
+
+    def hz_to_mel(hz):
+        return 2595.0 * np.log10(1.0 + np.asarray(hz) / 700.0)
+
+    def mel_to_hz(mel):
+        return 700.0 * (10.0 ** (np.asarray(mel) / 2595.0) - 1.0)
+
+    fft_freqs = np.linspace(0, SAMPLE_RATE / 2, N_FFT // 2 + 1)
+    mel_points = mel_to_hz(np.linspace(hz_to_mel(0.0), hz_to_mel(F_MAX), n_mels + 2))
+    lower, center, upper = mel_points[:-2, None], mel_points[1:-1, None], mel_points[2:, None]
+    rising = (fft_freqs[None, :] - lower) / (center - lower)
+    falling = (upper - fft_freqs[None, :]) / (upper - center)
+    filters = np.maximum(0.0, np.minimum(rising, falling))
+    filters *= (2.0 / (upper - lower))  # equal area per band, so wide bands are not louder
+    return torch.from_numpy(filters.astype(np.float32)).to(device)
+
+
+def log_mel(wav: torch.Tensor, n_mels: int = N_MELS) -> torch.Tensor:
+    """Causal log-mel spectrogram: [..., samples] -> [..., samples // HOP, n_mels].
+
+    Frame ``t`` is computed from samples ``(t + 1) * HOP - N_FFT .. (t + 1) * HOP``
+    (zeros before the start), so it never depends on a later sample.
+    """
+    if not torch.is_tensor(wav):
+        wav = torch.as_tensor(np.asarray(wav), dtype=torch.float32)
+    wav = crop_to_frames(wav.float())
+    n_frames = wav.shape[-1] // HOP
+    batch_shape = wav.shape[:-1]
+    if n_frames == 0:
+        return wav.new_zeros(*batch_shape, 0, n_mels)
+    flat = wav.reshape(-1, wav.shape[-1])
+    # Left-pad so that the first window ends at sample HOP; torch.stft with
+    # center=False then starts window t at t * HOP - (N_FFT - HOP) in the original clip.
+    padded = F.pad(flat, (N_FFT - HOP, 0))
+    window = torch.hann_window(N_FFT, device=wav.device)
+    stft = torch.stft(padded, N_FFT, HOP, window=window, center=False, return_complex=True)
+    power = stft[..., :n_frames].abs() ** 2  # [batch, freq, frames]
+    mel = mel_filters(str(wav.device), n_mels) @ power  # [batch, n_mels, frames]
+    log_spec = torch.clamp(mel, min=LOG_FLOOR).log10()
+    log_spec = (log_spec + 4.0) / 4.0  # Whisper's scaling, without its per-clip clamp
+    return log_spec.transpose(-1, -2).reshape(*batch_shape, n_frames, n_mels)
