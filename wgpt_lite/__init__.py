@@ -8,7 +8,8 @@ Heavy or optional packages (encodec, datasets, jupyter) load only when used.
 """
 
 from wgpt_lite.audio import FRAME_RATE, HOP, N_FFT, N_MELS, SAMPLE_RATE, load_audio, log_mel, save_audio
-from wgpt_lite.errors import AudioError, TokenizerError, WgptError
+from wgpt_lite.errors import AudioError, CheckpointError, ModelError, TokenizerError, TrainingError, WgptError
+from wgpt_lite.model import GPT, ModelConfig, WhisperGPT, build_model
 from wgpt_lite.settings import default_preset, home_dir
 
 __version__ = "0.1.0"

@@ -14,3 +14,19 @@ class AudioError(WgptError, ValueError):
 
 class TokenizerError(WgptError, RuntimeError):
     """A tokenizer that cannot be built, loaded or used (e.g. EnCodec weights missing)."""
+
+
+class ModelError(WgptError, ValueError):
+    """An unknown model or preset name, or inputs the model cannot take."""
+
+
+class CheckpointError(WgptError, RuntimeError):
+    """A checkpoint that is missing, unreadable, or from another model, preset or tokenizer."""
+
+
+class TrainingError(WgptError, RuntimeError):
+    """Training that cannot go on (e.g. a NaN loss); the message names the step."""
+
+
+class DataError(WgptError, RuntimeError):
+    """A corpus, manifest or feature cache the kit cannot build or use."""

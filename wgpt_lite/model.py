@@ -1,0 +1,248 @@
+"""The three language models of Whisper-GPT: GPT-S, GPT-L (tokens only) and the hybrid.
+
+Read it like nanoGPT's ``model.py``: one config, four small modules, two models.
+
+- ``GPT`` predicts token ``t + 1`` from tokens ``0..t``.
+- ``WhisperGPT`` predicts token ``t + 1`` from tokens ``0..t`` *and* log-mel frames
+  ``0..t``. Each mel frame goes through a few small causal decoder blocks of width
+  ``d_mel``; the result is concatenated with a token embedding of width
+  ``n_embd - d_mel`` ("early fusion"), and from there on the model is exactly GPT.
+
+Both return ``(logits, loss)``; ``loss`` is ``None`` without targets::
+
+    >>> import torch, wgpt_lite as wl
+    >>> model = wl.build_model("hybrid", preset="smoke")
+    >>> ids, mel = torch.randint(0, 1024, (2, 17)), torch.randn(2, 17, 64)
+    >>> logits, loss = model(ids[:, :-1], mel=mel[:, :-1], targets=ids[:, 1:])
+    >>> logits.shape
+    torch.Size([2, 16, 1024])
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from wgpt_lite.audio import N_MELS
+from wgpt_lite.errors import ModelError
+
+MODELS = ("gpt-s", "gpt-l", "hybrid")
+PRESETS = ("paper", "mini", "smoke")
+
+# The paper's parameter counts, which the `paper` presets must match within 5%.
+PAPER_PARAMS = {"gpt-s": 3.7e6, "gpt-l": 40e6, "hybrid": 4.0e6}
+
+
+@dataclass
+class ModelConfig:
+    vocab_size: int = 1024  # EnCodec's codebook 0 (or the melvq stand-in's k)
+    context: int = 512  # frames the model sees at once (512 frames = 6.8 s at 75 Hz)
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 256
+    dropout: float = 0.0
+    # Hybrid only (d_mel = 0 means a tokens-only GPT).
+    d_mel: int = 0  # width of the mel blocks, and of the mel part of the fused embedding
+    n_mel_layer: int = 0
+    n_mel_head: int = 1
+    n_mels: int = N_MELS  # mel bins per frame
+
+    @property
+    def hybrid(self) -> bool:
+        return self.d_mel > 0
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, width: int, n_head: int, dropout: float):
+        super().__init__()
+        assert width % n_head == 0, f"width {width} is not a multiple of n_head {n_head}"
+        self.n_head = n_head
+        self.dropout = dropout
+        self.c_attn = nn.Linear(width, 3 * width)  # query, key, value in one matmul
+        self.c_proj = nn.Linear(width, width)
+        self.resid_dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, T, C = x.shape
+        q, k, v = self.c_attn(x).split(C, dim=2)
+        # [B, T, C] -> [B, n_head, T, head_size]
+        q, k, v = (z.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for z in (q, k, v))
+        y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=True)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)  # heads side by side again
+        return self.resid_dropout(self.c_proj(y))
+
+
+class MLP(nn.Module):
+    def __init__(self, width: int, dropout: float):
+        super().__init__()
+        self.c_fc = nn.Linear(width, 4 * width)
+        self.gelu = nn.GELU()
+        self.c_proj = nn.Linear(4 * width, width)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
+
+
+class Block(nn.Module):
+    """Pre-LayerNorm transformer block: x + attn(ln(x)), then x + mlp(ln(x))."""
+
+    def __init__(self, width: int, n_head: int, dropout: float):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(width)
+        self.attn = CausalSelfAttention(width, n_head, dropout)
+        self.ln_2 = nn.LayerNorm(width)
+        self.mlp = MLP(width, dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x))
+        return x + self.mlp(self.ln_2(x))
+
+
+class MelEncoder(nn.Module):
+    """Log-mel frames [B, T, n_mels] -> one vector per frame [B, T, d_mel], causally.
+
+    Lightweight *decoder* blocks (causal self-attention), not Whisper's bidirectional
+    encoder: vector ``t`` depends on mel frames ``0..t`` only.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.proj = nn.Linear(config.n_mels, config.d_mel)
+        self.wpe = nn.Embedding(config.context, config.d_mel)
+        self.drop = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(Block(config.d_mel, config.n_mel_head, config.dropout) for _ in range(config.n_mel_layer))
+        self.ln = nn.LayerNorm(config.d_mel)  # pre-LN blocks leave the residual un-normalised
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        pos = torch.arange(mel.shape[1], device=mel.device)
+        x = self.drop(self.proj(mel) + self.wpe(pos))  # [B, T, d_mel]
+        for block in self.blocks:
+            x = block(x)
+        return self.ln(x)
+
+
+def init_gpt2_(module: nn.Module, n_layer: int) -> None:
+    """GPT-2's init, in place: weights N(0, 0.02), biases 0, LayerNorm gains 1, and the
+    projections that write into the residual stream scaled by 1/sqrt(2 n_layer) so the
+    stream's variance does not grow with depth."""
+    for name, param in module.named_parameters():
+        if name.endswith("c_proj.weight"):
+            nn.init.normal_(param, mean=0.0, std=0.02 / math.sqrt(2 * n_layer))
+        elif param.dim() >= 2:  # Linear and Embedding weights
+            nn.init.normal_(param, mean=0.0, std=0.02)
+        elif name.endswith("bias"):
+            nn.init.zeros_(param)
+
+
+class GPT(nn.Module):
+    """Decoder-only LM over audio tokens: ``model(ids, targets=...) -> (logits, loss)``.
+
+    ``mel`` is accepted and ignored, so that training and evaluation code can call
+    every model the same way.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.wte = nn.Embedding(config.vocab_size, config.n_embd - config.d_mel)
+        self.wpe = nn.Embedding(config.context, config.n_embd)
+        self.drop = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(Block(config.n_embd, config.n_head, config.dropout) for _ in range(config.n_layer))
+        self.ln_f = nn.LayerNorm(config.n_embd)
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)  # untied from wte
+        init_gpt2_(self, config.n_layer)
+
+    def num_params(self) -> int:
+        """Every parameter, embeddings and head included (the paper's counts)."""
+        return sum(p.numel() for p in self.parameters())
+
+    def embed(self, ids: torch.Tensor, mel: torch.Tensor | None) -> torch.Tensor:
+        return self.wte(ids)  # [B, T, n_embd]
+
+    def forward(self, ids: torch.Tensor, mel: torch.Tensor | None = None, targets: torch.Tensor | None = None):
+        B, T = ids.shape
+        if T > self.config.context:
+            raise ModelError(f"{T} frames do not fit the model's context of {self.config.context}; crop the input")
+        pos = torch.arange(T, device=ids.device)
+        x = self.drop(self.embed(ids, mel) + self.wpe(pos))  # [B, T, n_embd]
+        for block in self.blocks:
+            x = block(x)
+        logits = self.lm_head(self.ln_f(x))  # [B, T, vocab_size]
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(logits.float().view(B * T, -1), targets.reshape(B * T))
+        return logits, loss
+
+
+class WhisperGPT(GPT):
+    """The hybrid: GPT whose input at frame ``t`` is [mel encoder(mel 0..t) ; token embedding(t)].
+
+    ``model(ids, mel=mel, targets=...)`` with ``mel`` [B, T, n_mels] aligned 1:1 with ``ids``.
+    """
+
+    def __init__(self, config: ModelConfig):
+        if not config.hybrid:
+            raise ModelError("WhisperGPT needs d_mel > 0; use GPT for a tokens-only model")
+        super().__init__(config)
+        self.mel_encoder = MelEncoder(config)
+        init_gpt2_(self.mel_encoder, config.n_mel_layer)
+
+    def embed(self, ids: torch.Tensor, mel: torch.Tensor | None) -> torch.Tensor:
+        if mel is None or mel.shape[:2] != ids.shape:
+            got = None if mel is None else tuple(mel.shape)
+            raise ModelError(f"the hybrid needs mel frames aligned with the tokens: ids {tuple(ids.shape)}, mel {got}")
+        mel_vectors = self.mel_encoder(mel.to(self.lm_head.weight.dtype))  # [B, T, d_mel]
+        return torch.cat([mel_vectors, self.wte(ids)], dim=-1)  # [B, T, n_embd]
+
+
+# Shapes of the three models at each size. `paper` matches the paper's counts
+# (tests/test_model.py checks +-5%): GPT-S 3.81M, hybrid 4.00M, GPT-L 41.0M.
+# `mini` keeps the ratios for 2 CPU cores: GPT-S 248k, hybrid 263k (+6%), GPT-L 2.57M
+# (10.4x). At such small widths the 1024-token embedding and head are a large share,
+# so the hybrid needs 3 mel blocks to end up ~8% above GPT-S.
+# `smoke` (GPT-S 80k) is for tests and notebook CI.
+_SHAPES = {
+    "paper": dict(context=512, small=dict(n_layer=4, n_head=4, n_embd=256), large=dict(n_layer=8, n_head=10, n_embd=640),
+                  mel=dict(d_mel=96, n_mel_layer=2, n_mel_head=3)),
+    "mini": dict(context=256, small=dict(n_layer=2, n_head=2, n_embd=64), large=dict(n_layer=4, n_head=4, n_embd=208),
+                 mel=dict(d_mel=32, n_mel_layer=3, n_mel_head=2)),
+    "smoke": dict(context=64, small=dict(n_layer=1, n_head=2, n_embd=32), large=dict(n_layer=2, n_head=2, n_embd=64),
+                  mel=dict(d_mel=8, n_mel_layer=1, n_mel_head=1)),
+}
+
+
+def model_config(name: str, preset: str = "paper", **overrides) -> ModelConfig:
+    """The ``ModelConfig`` of model ``name`` at size ``preset``; keyword overrides win.
+
+    >>> model_config("gpt-l", "paper").n_embd
+    640
+    """
+    if name not in MODELS:
+        raise ModelError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    if preset not in PRESETS:
+        raise ModelError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    shape = _SHAPES[preset]
+    config = ModelConfig(context=shape["context"], **shape["large" if name == "gpt-l" else "small"])
+    if name == "hybrid":
+        config = replace(config, **shape["mel"])
+    try:
+        return replace(config, **overrides)
+    except TypeError as err:
+        fields = ", ".join(asdict(config))
+        raise ModelError(f"bad model override ({err}); fields are {fields}") from err
+
+
+def build_model(name: str, preset: str = "paper", **overrides) -> GPT:
+    """Build ``"gpt-s"``, ``"gpt-l"`` or ``"hybrid"`` at size ``"paper"``, ``"mini"`` or ``"smoke"``.
+
+    >>> model = build_model("gpt-s", "paper", vocab_size=512)
+    >>> model.config.vocab_size
+    512
+    """
+    config = model_config(name, preset, **overrides)
+    return WhisperGPT(config) if config.hybrid else GPT(config)
