@@ -11,5 +11,6 @@ from wgpt_lite.audio import FRAME_RATE, HOP, N_FFT, N_MELS, SAMPLE_RATE, load_au
 from wgpt_lite.errors import AudioError, CheckpointError, ModelError, TokenizerError, TrainingError, WgptError
 from wgpt_lite.model import GPT, ModelConfig, WhisperGPT, build_model
 from wgpt_lite.settings import default_preset, home_dir
+from wgpt_lite.tokenizers import EncodecTokenizer, MelVQTokenizer, get_tokenizer
 
 __version__ = "0.1.0"

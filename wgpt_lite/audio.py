@@ -41,6 +41,7 @@ def load_audio(path: str | os.PathLike, sr: int = SAMPLE_RATE) -> torch.Tensor:
         raise AudioError(f"{path}: no such file; check the path")
     if os.path.getsize(path) == 0:
         raise AudioError(f"{path}: the file is empty (0 bytes); re-export or re-download it")
+    _check_wav_not_truncated(path)
     return _decode(path, path, sr)
 
 
@@ -52,6 +53,28 @@ def decode_audio_bytes(data: bytes, name: str = "<bytes>", sr: int = SAMPLE_RATE
     if not data:
         raise AudioError(f"{name}: the audio bytes are empty")
     return _decode(io.BytesIO(data), name, sr)
+
+
+def _check_wav_not_truncated(path: str) -> None:
+    """libsndfile reads a cut-off WAV without complaint; compare its header with its size."""
+    with open(path, "rb") as f:
+        header = f.read(12)
+        if header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+            return  # not WAV: other formats fail (or come back empty) inside soundfile
+        file_size = os.path.getsize(path)
+        while chunk := f.read(8):
+            if len(chunk) < 8:
+                break
+            chunk_id, size = chunk[:4], int.from_bytes(chunk[4:], "little")
+            if chunk_id == b"data":
+                available = file_size - f.tell()
+                if 0 < size < 0xFFFFFFFF and size > available:  # 0 / 0xFFFFFFFF: streamed, size unknown
+                    raise AudioError(
+                        f"{path}: truncated WAV: the header promises {size} bytes of samples but only "
+                        f"{available} are there; the copy or download was cut off, fetch it again"
+                    )
+                return
+            f.seek(size + (size & 1), os.SEEK_CUR)  # chunks are padded to even sizes
 
 
 def _decode(source, name: str, sr: int) -> torch.Tensor:

@@ -1,0 +1,208 @@
+import subprocess
+import sys
+import urllib.error
+
+import pytest
+import torch
+
+import wgpt_lite as wl
+from conftest import tone_and_noise
+from wgpt_lite.tokenizers import (
+    ENCODEC_CHECKPOINT,
+    EncodecTokenizer,
+    MelVQTokenizer,
+    get_tokenizer,
+    import_encodec,
+)
+
+
+@pytest.fixture(scope="module")
+def untrained_encodec():
+    return EncodecTokenizer.untrained(tone_and_noise(2.0, seed=3), seed=0)
+
+
+@pytest.fixture(scope="module")
+def encodec_state(untrained_encodec):
+    return untrained_encodec.model.state_dict()
+
+
+def test_importing_the_kit_stays_light():
+    code = (
+        "import sys, wgpt_lite; heavy = {'encodec', 'datasets', 'jupyter_core', 'ipywidgets', 'matplotlib'};"
+        "print(sorted(heavy & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_encodec_imports_through_the_shim_and_leaves_no_fake_torchaudio():
+    assert import_encodec().EncodecModel is not None
+    try:
+        import torchaudio  # noqa: F401
+    except ImportError:
+        assert "torchaudio" not in sys.modules  # the placeholder was removed after the import
+    else:
+        assert not type(sys.modules["torchaudio"]).__name__.startswith("_Missing")
+
+
+@pytest.mark.parametrize("samples", [24_000, 24_000 + 1, 33_333, 48_000 - 1])
+def test_encodec_frames_align_with_mel_frames(untrained_encodec, samples):
+    wav = tone_and_noise(2.0, seed=4)[:samples]
+    ids = untrained_encodec.encode(wav)
+    assert ids.dtype == torch.long
+    assert ids.shape == (wl.log_mel(wav).shape[0],) == (samples // 320,)
+    assert ids.unique().numel() > 1  # initialised codebooks: not the all-zero codes of a bare random init
+
+
+def _perturb_from_frame(wav, t):
+    perturbed = wav.clone()
+    perturbed[(t + 1) * 320 :] = 10 * torch.randn(wav.shape[0] - (t + 1) * 320, generator=torch.Generator().manual_seed(t))
+    return perturbed
+
+
+def test_encodec_token_t_never_sees_later_samples(untrained_encodec):
+    wav = tone_and_noise(2.0, seed=5)
+    reference = untrained_encodec.encode(wav)
+    for t in [*range(12), 40, 100]:
+        assert torch.equal(reference[: t + 1], untrained_encodec.encode(_perturb_from_frame(wav, t))[: t + 1]), t
+
+
+def test_bare_encodec_looks_ahead_at_the_start_of_a_clip(untrained_encodec):
+    # Why EncodecTokenizer encodes behind ENCODEC_SILENCE_FRAMES of silence: the bare model's
+    # left reflect-padding lets its first frames see later samples.
+    wav = tone_and_noise(2.0, seed=5)
+    with torch.no_grad():
+        bare = untrained_encodec.model.encoder(wav[None, None])
+        perturbed = untrained_encodec.model.encoder(_perturb_from_frame(wav, 2)[None, None])
+    assert not torch.equal(bare[..., :3], perturbed[..., :3])
+
+
+def test_encodec_decodes_coarse_tokens_back_to_audio(untrained_encodec):
+    ids = untrained_encodec.encode(tone_and_noise(1.0))
+    wav = untrained_encodec.decode(ids)
+    assert wav.shape == (ids.shape[0] * 320,) and torch.isfinite(wav).all()
+
+
+def _assert_loads_like(tok, reference):
+    wav = tone_and_noise(1.0, seed=6)
+    assert tok.name == "encodec" and tok.vocab_size == 1024
+    assert torch.equal(tok.encode(wav), reference.encode(wav))
+
+
+def test_encodec_loads_a_checkpoint_from_the_torch_hub_cache(tmp_path, monkeypatch, encodec_state, untrained_encodec):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    path = tmp_path / "hub" / "checkpoints" / ENCODEC_CHECKPOINT
+    path.parent.mkdir(parents=True)
+    torch.save(encodec_state, path)
+    with pytest.warns(UserWarning, match="checksum differs"):
+        tok = get_tokenizer("encodec")
+    _assert_loads_like(tok, untrained_encodec)
+    assert tok.weights == str(path)
+
+
+def test_encodec_loads_a_checkpoint_from_wgpt_encodec_dir(tmp_path, monkeypatch, encodec_state, untrained_encodec):
+    monkeypatch.setenv("WGPT_ENCODEC_DIR", str(tmp_path))
+    torch.save(encodec_state, tmp_path / ENCODEC_CHECKPOINT)
+    with pytest.warns(UserWarning, match="checksum differs"):
+        tok = get_tokenizer("auto")
+    _assert_loads_like(tok, untrained_encodec)
+    assert "EnCodec weights loaded" in tok.auto_reason
+
+
+def test_missing_encodec_weights_say_which_file_goes_where():
+    with pytest.raises(wl.TokenizerError) as info:
+        get_tokenizer("encodec")
+    message = str(info.value)
+    assert ENCODEC_CHECKPOINT in message and "hub/checkpoints" in message and "WGPT_ENCODEC_DIR" in message
+
+
+def test_failed_download_is_an_error_not_a_hang(monkeypatch):
+    monkeypatch.setenv("WGPT_OFFLINE", "0")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+
+    def no_network(*args, **kwargs):
+        raise urllib.error.URLError("Temporary failure in name resolution")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", no_network)
+    with pytest.raises(wl.TokenizerError, match="download failed.*" + ENCODEC_CHECKPOINT):
+        get_tokenizer("encodec")
+
+
+@pytest.mark.filterwarnings("ignore:.*checksum differs")
+@pytest.mark.parametrize("content", [b"not a checkpoint", None], ids=["corrupt-file", "wrong-state-dict"])
+def test_a_bad_encodec_checkpoint_names_the_file(tmp_path, monkeypatch, content):
+    monkeypatch.setenv("WGPT_ENCODEC_DIR", str(tmp_path))
+    path = tmp_path / ENCODEC_CHECKPOINT
+    if content is None:
+        torch.save({"layer.weight": torch.zeros(3)}, path)
+    else:
+        path.write_bytes(content)
+    with pytest.raises(wl.TokenizerError, match=str(path)):
+        get_tokenizer("encodec")
+
+
+def test_auto_falls_back_to_melvq_and_says_why():
+    tok = get_tokenizer("auto")
+    assert tok.name == "melvq" and not tok.fitted
+    assert "EnCodec 24 kHz weights not found" in tok.auto_reason
+
+
+def test_unknown_tokenizer_lists_the_choices():
+    with pytest.raises(wl.TokenizerError, match="auto, encodec, melvq"):
+        get_tokenizer("wav2vec")
+
+
+# --- MelVQ ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def training_mels():
+    return [wl.log_mel(tone_and_noise(3.0, seed=s)) for s in range(3)]
+
+
+def test_melvq_fit_and_encode_are_deterministic_for_a_seed(training_mels):
+    a = MelVQTokenizer(k=32).fit(training_mels, seed=1)
+    b = MelVQTokenizer(k=32).fit(training_mels, seed=1)
+    c = MelVQTokenizer(k=32).fit(training_mels, seed=2)
+    wav = tone_and_noise(1.0, seed=9)
+    assert torch.equal(a.codebook, b.codebook) and torch.equal(a.encode(wav), b.encode(wav))
+    assert not torch.equal(a.codebook, c.codebook)
+    assert a.settings() == b.settings() != c.settings()
+
+
+def test_melvq_codes_are_aligned_and_use_the_codebook(training_mels):
+    tok = MelVQTokenizer(k=32).fit(training_mels, seed=0)
+    wav = tone_and_noise(2.0, seed=10)[:30_001]
+    ids = tok.encode(wav)
+    assert ids.shape == (30_001 // 320,) and 0 <= ids.min() and ids.max() < 32
+    assert ids.unique().numel() > 4
+    assert tok.decode(ids).shape == (ids.shape[0], 64)  # centroid spectra, for display
+
+
+def test_melvq_token_t_never_sees_later_samples(training_mels):
+    tok = MelVQTokenizer(k=32).fit(training_mels, seed=0)
+    wav = tone_and_noise(2.0, seed=11)
+    perturbed = wav.clone()
+    perturbed[20 * 320 :] *= 50
+    assert torch.equal(tok.encode(wav)[:20], tok.encode(perturbed)[:20])
+
+
+def test_melvq_save_load_round_trip_gives_identical_codes(tmp_path, training_mels):
+    tok = MelVQTokenizer(k=32).fit(training_mels, seed=0)
+    tok.save(tmp_path / "codebook.pt")
+    loaded = get_tokenizer("melvq", path=tmp_path / "codebook.pt")
+    wav = tone_and_noise(1.0, seed=12)
+    assert torch.equal(loaded.encode(wav), tok.encode(wav)) and loaded.settings() == tok.settings()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["codebook.pt"]
+
+
+def test_melvq_bad_states_have_clear_errors(tmp_path, training_mels):
+    with pytest.raises(wl.TokenizerError, match="not fitted"):
+        MelVQTokenizer(k=8).encode(tone_and_noise(0.5))
+    with pytest.raises(wl.TokenizerError, match="at least k=4096"):
+        MelVQTokenizer(k=4096).fit(training_mels)
+    with pytest.raises(wl.TokenizerError, match="no MelVQ codebook"):
+        MelVQTokenizer.load(tmp_path / "missing.pt")
+    (tmp_path / "junk.pt").write_text("junk")
+    with pytest.raises(wl.TokenizerError, match="junk.pt"):
+        MelVQTokenizer.load(tmp_path / "junk.pt")

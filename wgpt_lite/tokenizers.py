@@ -1,0 +1,375 @@
+"""Coarse audio tokens, one per 320-sample frame, aligned with the log-mel frames.
+
+Two tokenizers share one small protocol (``name``, ``vocab_size``, ``frame_rate``,
+``encode(wav) -> LongTensor[frames]``, ``decode(tokens)``, ``settings()``):
+
+- ``EncodecTokenizer``: the paper's tokens, codebook 0 of EnCodec's causal 24 kHz
+  model (vocabulary 1024). ``decode`` gives audio back.
+- ``MelVQTokenizer``: an offline stand-in for machines that cannot get EnCodec's
+  weights: k-means over causal log-mel frames of a training split. ``decode`` gives
+  the centroid spectra (a log-mel image), not audio. Results with it are *not* the
+  paper's numbers.
+
+``get_tokenizer("auto")`` picks EnCodec when its weights load, else MelVQ, and says
+which and why in ``tokenizer.auto_reason``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import sys
+import types
+import warnings
+from pathlib import Path
+from typing import Iterable, Protocol
+
+import torch
+
+from wgpt_lite.audio import FRAME_RATE, HOP, LOG_FLOOR, N_FFT, N_MELS, SAMPLE_RATE, crop_to_frames, log_mel
+from wgpt_lite.errors import TokenizerError
+from wgpt_lite.settings import offline
+
+TOKENIZERS = ("auto", "encodec", "melvq")
+ENCODEC_CHECKPOINT = "encodec_24khz-d7cc33bc.th"  # the file name torch hub and encodec use
+ENCODEC_BANDWIDTH = 1.5  # kbps: the smallest setting, 2 codebooks; we keep codebook 0
+# EnCodec's convolutions reflect-pad on the left, so its first ~6 frames of a clip
+# see up to 6 frames *ahead* (measured: tests/test_tokenizers.py). Encoding behind
+# this much silence and dropping those codes makes every kept frame strictly causal.
+ENCODEC_SILENCE_FRAMES = 8
+DOWNLOAD_TIMEOUT_S = 20  # a dead network fails in seconds instead of hanging
+
+
+class Tokenizer(Protocol):
+    name: str
+    vocab_size: int
+    frame_rate: int
+
+    def encode(self, wav: torch.Tensor) -> torch.Tensor: ...
+
+    def decode(self, tokens: torch.Tensor) -> torch.Tensor: ...
+
+    def settings(self) -> dict: ...
+
+
+# ---------------------------------------------------------------------------
+# EnCodec
+
+
+def import_encodec():
+    """Import the ``encodec`` package even where torchaudio is missing or broken.
+
+    encodec imports torchaudio at module level, but only uses it in helpers the kit
+    never calls (file I/O, resampling, its training discriminator). When the real
+    torchaudio does not import, this shim puts a placeholder module in its place for
+    the duration of the import; touching any attribute of it raises ImportError.
+    """
+    try:
+        import torchaudio  # noqa: F401  (a working torchaudio needs no shim)
+    except Exception:
+        sys.modules["torchaudio"] = _MissingTorchaudio("torchaudio")
+        try:
+            import encodec
+        finally:
+            sys.modules.pop("torchaudio", None)  # later imports see the truth again
+        return encodec
+    import encodec
+
+    return encodec
+
+
+class _MissingTorchaudio(types.ModuleType):
+    def __getattr__(self, attr):
+        raise ImportError(
+            f"torchaudio.{attr} is not available: wgpt_lite imported encodec without torchaudio, "
+            "which only encodec's file/resampling helpers need; use wgpt_lite.load_audio instead"
+        )
+
+
+def encodec_checkpoint_candidates() -> list[Path]:
+    """Where a local copy of the EnCodec 24 kHz weights is looked for, in order."""
+    places = []
+    if os.environ.get("WGPT_ENCODEC_DIR"):
+        places.append(Path(os.environ["WGPT_ENCODEC_DIR"]).expanduser() / ENCODEC_CHECKPOINT)
+    places.append(Path(torch.hub.get_dir()) / "checkpoints" / ENCODEC_CHECKPOINT)  # honours $TORCH_HOME
+    return places
+
+
+def _missing_weights_message(reason: str) -> str:
+    first, second = encodec_checkpoint_candidates()[-1], "$WGPT_ENCODEC_DIR/" + ENCODEC_CHECKPOINT
+    return (
+        f"EnCodec 24 kHz weights not found ({reason}). Put the file {ENCODEC_CHECKPOINT} either in "
+        f"{first} (the torch hub cache, under $TORCH_HOME) or in a folder named by the environment "
+        f"variable WGPT_ENCODEC_DIR ({second}). Any online machine downloads it with: "
+        "python -c \"from encodec import EncodecModel; EncodecModel.encodec_model_24khz()\". "
+        "Offline, use get_tokenizer('melvq') instead."
+    )
+
+
+def load_encodec_model(pretrained: bool = True) -> torch.nn.Module:
+    """EnCodec's causal 24 kHz model in eval mode, with its pretrained weights.
+
+    Looks for a local checkpoint first (``encodec_checkpoint_candidates``), then
+    downloads through torch hub unless ``WGPT_OFFLINE`` is set. Never falls back
+    silently: missing weights raise ``TokenizerError`` saying where to put the file.
+    """
+    encodec = import_encodec()
+    model = encodec.EncodecModel.encodec_model_24khz(pretrained=False)
+    if not pretrained:
+        return model
+    local = next((p for p in encodec_checkpoint_candidates() if p.is_file()), None)
+    if local is not None:
+        state = _load_local_checkpoint(local)
+        source = str(local)
+    elif offline():
+        raise TokenizerError(_missing_weights_message("offline mode (WGPT_OFFLINE) and no local copy"))
+    else:
+        state = _download_checkpoint(encodec)
+        source = "torch hub download"
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        raise TokenizerError(
+            f"{source}: not an EnCodec 24 kHz state dict ({str(err).splitlines()[0]}); "
+            f"replace it with the published {ENCODEC_CHECKPOINT}"
+        ) from err
+    model.eval()
+    return model
+
+
+def _load_local_checkpoint(path: Path) -> dict:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise TokenizerError(f"{path}: cannot be read as a torch checkpoint ({err}); download it again") from err
+    expected = ENCODEC_CHECKPOINT.split("-")[1].split(".")[0]
+    if not file_sha256(path).startswith(expected):
+        warnings.warn(
+            f"{path}: checksum differs from the published EnCodec weights ({expected}...); "
+            "loading it anyway (a locally made or fine-tuned checkpoint?)",
+            stacklevel=3,
+        )
+    return state
+
+
+def _download_checkpoint(encodec) -> dict:
+    url = encodec.utils._get_checkpoint_url(encodec.model.ROOT_URL, ENCODEC_CHECKPOINT)
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)  # torch hub's urlopen has no timeout of its own
+    try:
+        return torch.hub.load_state_dict_from_url(url, map_location="cpu", check_hash=True, progress=True)
+    except Exception as err:
+        raise TokenizerError(_missing_weights_message(f"download failed: {err}")) from err
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class EncodecTokenizer:
+    """Codebook 0 of EnCodec 24 kHz: 75 tokens a second, vocabulary 1024.
+
+    >>> tok = EncodecTokenizer()                      # doctest: +SKIP (needs the weights)
+    >>> tok.encode(wav).shape == (wav.shape[-1] // 320,)
+    """
+
+    name = "encodec"
+    vocab_size = 1024
+    frame_rate = FRAME_RATE
+    decodes_to = "audio"
+
+    def __init__(self, model: torch.nn.Module | None = None, device: str | torch.device = "cpu", weights: str = ""):
+        self.model = (model if model is not None else load_encodec_model()).to(device).eval()
+        self.model.set_target_bandwidth(ENCODEC_BANDWIDTH)
+        self.device = torch.device(device)
+        self.weights = weights or next((str(p) for p in encodec_checkpoint_candidates() if p.is_file()), "hub")
+
+    @classmethod
+    def untrained(cls, calibration_wav: torch.Tensor, seed: int = 0) -> "EncodecTokenizer":
+        """A random-init EnCodec whose codebooks are k-means-initialised on ``calibration_wav``.
+
+        Its codes mean nothing; it exists so that shapes, alignment, causality and speed
+        can be checked where the real weights cannot be downloaded. (Without the
+        calibration pass every code of a random-init EnCodec is 0.)
+        """
+        with torch.random.fork_rng(), torch.no_grad():  # seeded without touching the caller's RNG
+            torch.manual_seed(seed)
+            model = load_encodec_model(pretrained=False)
+            model.set_target_bandwidth(ENCODEC_BANDWIDTH)
+            for layer in model.quantizer.vq.layers:  # the codes mean nothing anyway: 3 k-means
+                layer._codebook.kmeans_iters = 3      # steps instead of 50 keep this at ~1 s
+            model.train()  # in train mode, the quantizer's first call initialises its codebooks
+            embeddings = model.encoder(crop_to_frames(calibration_wav.float())[None, None])
+            model.quantizer(embeddings, model.frame_rate, model.bandwidth)
+        return cls(model.eval(), weights=f"untrained(seed={seed})")
+
+    @torch.no_grad()
+    def encode(self, wav: torch.Tensor) -> torch.Tensor:
+        """[samples] (or [batch, samples]) at 24 kHz -> LongTensor [frames] ([batch, frames])."""
+        wav = crop_to_frames(wav.float()).to(self.device)
+        batched = wav.dim() == 2
+        wav = torch.nn.functional.pad(wav.reshape(-1, 1, wav.shape[-1]), (ENCODEC_SILENCE_FRAMES * HOP, 0))
+        frames = self.model.encode(wav)
+        codes = frames[0][0][:, 0, ENCODEC_SILENCE_FRAMES:]  # one segment at 24 kHz; codebook 0; [batch, frames]
+        return (codes if batched else codes[0]).long().cpu()
+
+    @torch.no_grad()
+    def decode(self, tokens: torch.Tensor) -> torch.Tensor:
+        """LongTensor [frames] -> waveform [frames * 320] from the coarse codebook alone."""
+        codes = tokens.reshape(1, 1, -1).to(self.device)
+        return self.model.decode([(codes, None)])[0, 0, : tokens.shape[-1] * HOP].cpu()
+
+    def settings(self) -> dict:
+        return {"name": self.name, "checkpoint": self.weights, "bandwidth": ENCODEC_BANDWIDTH, "codebook": 0}
+
+
+# ---------------------------------------------------------------------------
+# MelVQ: k-means over causal log-mel frames
+
+
+class MelVQTokenizer:
+    """k-means tokens over causal log-mel frames: the offline stand-in for EnCodec.
+
+    >>> tok = MelVQTokenizer(k=16).fit([wl.log_mel(wav)], seed=0)
+    >>> ids = tok.encode(wav)           # LongTensor [frames], token t from mel frame t only
+    >>> tok.decode(ids).shape           # centroid spectra [frames, 64], for display
+    """
+
+    name = "melvq"
+    frame_rate = FRAME_RATE
+    decodes_to = "log-mel"
+
+    def __init__(self, k: int = 1024, codebook: torch.Tensor | None = None, seed: int | None = None):
+        self.vocab_size = k if codebook is None else codebook.shape[0]
+        self.codebook = codebook  # [k, N_MELS] centroids, None until fitted
+        self.seed = seed
+
+    @property
+    def fitted(self) -> bool:
+        return self.codebook is not None
+
+    def fit(self, mels: Iterable[torch.Tensor] | torch.Tensor, seed: int = 0, iters: int = 25,
+            max_frames: int = 200_000) -> "MelVQTokenizer":
+        """Fit the codebook by k-means on log-mel frames ([frames, 64] tensors, or one [N, 64])."""
+        frames = mels if torch.is_tensor(mels) else torch.cat([m.reshape(-1, N_MELS).float() for m in mels])
+        frames = frames.reshape(-1, N_MELS).float()
+        generator = torch.Generator().manual_seed(seed)
+        if frames.shape[0] > max_frames:  # a random subset keeps fitting to seconds
+            frames = frames[torch.randperm(frames.shape[0], generator=generator)[:max_frames]]
+        if frames.shape[0] < self.vocab_size:
+            raise TokenizerError(
+                f"MelVQ needs at least k={self.vocab_size} mel frames to fit, got {frames.shape[0]} "
+                f"({frames.shape[0] / FRAME_RATE:.1f} s of audio); give it more audio or a smaller k"
+            )
+        self.codebook = kmeans(frames, self.vocab_size, iters, generator)
+        self.seed = seed
+        return self
+
+    def encode_mel(self, mel: torch.Tensor) -> torch.Tensor:
+        """Log-mel [..., frames, 64] -> LongTensor [..., frames]: each frame's nearest centroid."""
+        if not self.fitted:
+            raise TokenizerError(
+                "this MelVQ tokenizer is not fitted: call .fit(mels) on a training split, load one with "
+                "MelVQTokenizer.load(path), or use wl.corpus_tokenizer(corpus) which fits and caches it"
+            )
+        return nearest_centroid(mel.float(), self.codebook.to(mel.device))
+
+    def encode(self, wav: torch.Tensor) -> torch.Tensor:
+        """Waveform [..., samples] at 24 kHz -> LongTensor [..., samples // 320]."""
+        return self.encode_mel(log_mel(wav)).cpu()
+
+    def decode(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Tokens [..., frames] -> centroid log-mel spectra [..., frames, 64] (not audio)."""
+        return self.codebook[tokens.long()]
+
+    def settings(self) -> dict:
+        digest = hashlib.sha256(self.codebook.numpy().tobytes()).hexdigest()[:16] if self.fitted else None
+        return {"name": self.name, "k": self.vocab_size, "codebook_sha256": digest, **MEL_SETTINGS}
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the fitted codebook atomically (temp file + rename)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+        torch.save({"codebook": self.codebook, "seed": self.seed, "mel_settings": MEL_SETTINGS}, tmp)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "MelVQTokenizer":
+        path = Path(path)
+        if not path.is_file():
+            raise TokenizerError(f"{path}: no MelVQ codebook there; fit one with MelVQTokenizer.fit and .save it")
+        try:
+            blob = torch.load(path, map_location="cpu", weights_only=True)
+            codebook = blob["codebook"]
+        except Exception as err:
+            raise TokenizerError(f"{path}: not a MelVQ codebook file ({err}); delete it and fit again") from err
+        if blob.get("mel_settings") != MEL_SETTINGS:
+            raise TokenizerError(
+                f"{path}: fitted with other mel settings {blob.get('mel_settings')} than this kit's "
+                f"{MEL_SETTINGS}; delete it and fit again"
+            )
+        return cls(codebook=codebook.float(), seed=blob.get("seed"))
+
+
+MEL_SETTINGS = {"sample_rate": SAMPLE_RATE, "hop": HOP, "n_fft": N_FFT, "n_mels": N_MELS, "log_floor": LOG_FLOOR}
+
+
+def nearest_centroid(x: torch.Tensor, centroids: torch.Tensor, chunk: int = 65_536) -> torch.Tensor:
+    """Index of the nearest centroid (squared Euclidean) for each row of x [..., D]."""
+    flat = x.reshape(-1, x.shape[-1])
+    c_sq = (centroids**2).sum(1)
+    out = torch.empty(flat.shape[0], dtype=torch.long, device=x.device)
+    for start in range(0, flat.shape[0], chunk):  # bounded memory: chunk x k distances at a time
+        rows = flat[start : start + chunk]
+        out[start : start + chunk] = (c_sq[None, :] - 2 * rows @ centroids.T).argmin(1)
+    return out.reshape(x.shape[:-1])
+
+
+def kmeans(x: torch.Tensor, k: int, iters: int, generator: torch.Generator) -> torch.Tensor:
+    """Lloyd's k-means on x [N, D] from k distinct random rows; empty clusters are re-seeded."""
+    centroids = x[torch.randperm(x.shape[0], generator=generator)[:k]].clone()
+    for _ in range(iters):
+        assign = nearest_centroid(x, centroids)
+        counts = torch.bincount(assign, minlength=k).float()
+        sums = torch.zeros_like(centroids).index_add_(0, assign, x)
+        empty = counts == 0
+        centroids = torch.where(empty[:, None], centroids, sums / counts.clamp(min=1)[:, None])
+        if empty.any():  # an unused centroid moves onto a random frame instead of idling
+            picks = torch.randint(0, x.shape[0], (int(empty.sum()),), generator=generator)
+            centroids[empty] = x[picks]
+    return centroids
+
+
+# ---------------------------------------------------------------------------
+
+
+def get_tokenizer(name: str = "auto", path: str | os.PathLike | None = None, k: int = 1024,
+                  device: str | torch.device = "cpu") -> Tokenizer:
+    """Build a tokenizer by name.
+
+    - ``"encodec"``: pretrained EnCodec 24 kHz (raises ``TokenizerError`` saying where
+      to put the weights when they are missing and there is no network).
+    - ``"melvq"``: loads the codebook at ``path``, or returns an unfitted one of size k.
+    - ``"auto"``: EnCodec when its weights load, else MelVQ; ``tok.auto_reason`` says why.
+    """
+    if name not in TOKENIZERS:
+        raise TokenizerError(f"unknown tokenizer {name!r}; choose one of {', '.join(TOKENIZERS)}")
+    if name == "encodec":
+        return EncodecTokenizer(device=device)
+    if name == "melvq":
+        return MelVQTokenizer.load(path) if path else MelVQTokenizer(k=k)
+    try:
+        tok = EncodecTokenizer(device=device)
+        tok.auto_reason = f"EnCodec weights loaded ({tok.weights})"
+    except TokenizerError as err:
+        tok = MelVQTokenizer.load(path) if path else MelVQTokenizer(k=k)
+        tok.auto_reason = f"melvq stand-in: {str(err).split('. ')[0]}"
+    return tok
