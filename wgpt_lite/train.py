@@ -1,0 +1,333 @@
+"""Training and evaluation: one loop for all three models, so that they differ only in the model.
+
+    >>> import wgpt_lite as wl
+    >>> from wgpt_lite.train import TRAIN_PRESETS, train
+    >>> tok = wl.corpus_tokenizer("mini-speech")
+    >>> train_ds = wl.features("mini-speech", "train", tok)
+    >>> eval_batch = wl.eval_crops(wl.features("mini-speech", "validation", tok), 256, 64, seed=0)
+    >>> model = wl.build_model("hybrid", "mini")
+    >>> run = RunInfo(model="hybrid", preset="mini", corpus="mini-speech", tokenizer=tok.name)
+    >>> final = train(model, train_ds, eval_batch, TRAIN_PRESETS["mini"], "results/demo/hybrid", run)
+
+What a run writes in its folder:
+
+- ``metrics.jsonl``: one JSON object a line. ``{"kind": "run", ...}`` first (model,
+  preset, corpus, tokenizer, parameters, device, precision, both configs), then
+  ``{"kind": "train", "step", "epoch", "loss", "lr"}`` every step and
+  ``{"kind": "eval", "step", "epoch", "nll", "ppl", "acc"}`` at the end of every epoch.
+- ``checkpoint.pt``: model, optimizer, scheduler, step, configs, run identity and RNG
+  states, replaced atomically (temp file + ``os.replace``) at the end of every epoch, so a
+  kill or Ctrl-C always leaves the previous one intact. ``resume=True`` continues from it
+  and produces the same curve, to the last digit on CPU, as a run never interrupted.
+
+An **epoch** is the number of steps whose crops add up to the training split's frames:
+``ceil(train frames / (batch_size * context))``, unless a preset fixes ``epoch_steps``.
+The budget is counted in steps (``TrainConfig.steps``) so that every model gets the same.
+
+Precision follows the device (see ``pick_precision``): bf16 autocast on Ampere+ GPUs and on
+CPUs with AMX or AVX512-BF16, fp16 with a GradScaler on older GPUs (T4), fp32 otherwise.
+On a CPU without those instructions bf16 autocast is emulated and was measured 25x slower
+than fp32 (AMD EPYC, AVX2, 2 cores, mini GPT-S), hence fp32 there.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from wgpt_lite.audio import FRAME_RATE
+from wgpt_lite.errors import CheckpointError, TrainingError
+from wgpt_lite.model import GPT, PRESETS, build_model
+
+CHECKPOINT = "checkpoint.pt"
+METRICS = "metrics.jsonl"
+
+
+@dataclass
+class TrainConfig:
+    steps: int  # optimizer steps: the whole budget, the same for every model
+    batch_size: int  # crops per step
+    context: int  # frames each crop feeds the model (a crop holds context + 1 tokens)
+    lr: float  # peak learning rate, reached after warmup_steps
+    warmup_steps: int
+    min_lr_ratio: float = 0.1  # the cosine ends at lr * min_lr_ratio
+    weight_decay: float = 0.1
+    beta2: float = 0.95
+    grad_clip: float = 1.0
+    epoch_steps: int | None = None  # None: steps that cover the training frames once
+    eval_crops: int = 64  # fixed validation crops every model is scored on
+    eval_batch_size: int = 32
+    seed: int = 0  # model init, dropout and the training crops
+    compile: bool = False  # torch.compile the model (CUDA; slower to start, faster after)
+
+
+# Budgets per size preset (the models' shapes are in model.py). `mini` fits the whole
+# three-models-by-two-corpora reproduction into ~15 minutes on 2 CPU cores.
+TRAIN_PRESETS = {
+    "paper": TrainConfig(steps=20_000, batch_size=32, context=512, lr=5e-4, warmup_steps=500, eval_crops=512),
+    "mini": TrainConfig(steps=360, batch_size=16, context=256, lr=2e-3, warmup_steps=30, epoch_steps=30, eval_crops=64),
+    "smoke": TrainConfig(steps=20, batch_size=4, context=32, lr=3e-3, warmup_steps=2, epoch_steps=5, eval_crops=8),
+}
+
+
+@dataclass
+class RunInfo:
+    """What a run is: written into its logs and checkpoint, checked on resume."""
+
+    model: str  # "gpt-s" | "gpt-l" | "hybrid"
+    preset: str
+    corpus: str
+    tokenizer: str  # "encodec" | "melvq"
+
+
+def train_config(preset: str, **overrides) -> TrainConfig:
+    """The budget of ``preset`` with keyword overrides, e.g. ``train_config("mini", steps=100)``."""
+    if preset not in PRESETS:
+        raise TrainingError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    config = TRAIN_PRESETS[preset]
+    return TrainConfig(**{**asdict(config), **{k: v for k, v in overrides.items() if v is not None}})
+
+
+def pick_device(requested: str | None = None) -> torch.device:
+    """``requested`` if given, else CUDA, else Apple's MPS, else the CPU."""
+    if requested:
+        return torch.device(requested)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def cpu_has_bf16() -> bool:
+    """True on x86 CPUs with native bf16 math (AMX or AVX512-BF16); Linux only, else False."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            flags = next((line for line in cpuinfo if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def pick_precision(device: torch.device) -> str:
+    """``"bf16"``, ``"fp16"`` or ``"fp32"``: the fastest precision that trains safely on ``device``."""
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported(including_emulation=False) else "fp16"
+    if device.type == "cpu" and cpu_has_bf16():
+        return "bf16"
+    return "fp32"  # MPS autocast is still partial; emulated bf16 on a CPU is far slower
+
+
+def autocast(device: torch.device, precision: str):
+    if precision == "fp32":
+        return nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
+
+
+def lr_factor(step: int, config: TrainConfig) -> float:
+    """Linear warmup to 1, then a cosine down to ``min_lr_ratio`` at the last step."""
+    if step < config.warmup_steps:
+        return (step + 1) / config.warmup_steps
+    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+    return config.min_lr_ratio + (1 - config.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def steps_per_epoch(train_data, config: TrainConfig) -> int:
+    """Steps in one epoch: ``config.epoch_steps``, or enough crops to cover the training frames once."""
+    if config.epoch_steps:
+        return config.epoch_steps
+    frames = round(sum(train_data["seconds"]) * FRAME_RATE)
+    return max(1, math.ceil(frames / (config.batch_size * config.context)))
+
+
+@torch.no_grad()
+def evaluate(model: GPT, eval_batch, batch_size: int = 32, device: torch.device | None = None,
+             precision: str = "fp32") -> dict:
+    """NLL (nats/token), PPL = exp(NLL) and top-1 accuracy of ``model`` on fixed crops.
+
+    ``eval_batch`` is ``(tokens [N, context+1], mel [N, context+1, 64])`` from
+    ``wl.eval_crops``: every model sees the same frames, and every target counts once.
+
+    >>> evaluate(model, wl.eval_crops(val_ds, 256, 64, seed=0))
+    {'nll': 3.1, 'ppl': 22.2, 'acc': 0.27}
+    """
+    device = device or next(model.parameters()).device
+    tokens, mel = eval_batch
+    was_training = model.training
+    model.eval()
+    total_nll, correct, count = 0.0, 0, 0
+    for start in range(0, tokens.shape[0], batch_size):
+        ids = tokens[start : start + batch_size].to(device)
+        frames = mel[start : start + batch_size].to(device)
+        with autocast(device, precision):
+            logits, _ = model(ids[:, :-1], mel=frames[:, :-1])
+        logits, targets = logits.float().flatten(0, 1), ids[:, 1:].flatten()
+        total_nll += F.cross_entropy(logits, targets, reduction="sum").item()
+        correct += (logits.argmax(dim=-1) == targets).sum().item()
+        count += targets.numel()
+    model.train(was_training)
+    nll = total_nll / count
+    return {"nll": nll, "ppl": math.exp(nll), "acc": correct / count}
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    """``torch.save`` to a temp file, then rename: a kill never leaves half a checkpoint."""
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: no checkpoint there; train first (python -m wgpt_lite train ...)")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # pickle, zip and torch errors alike
+        raise CheckpointError(f"{path}: not a readable wgpt_lite checkpoint ({err}); delete it and train again") from err
+
+
+def check_identity(checkpoint: dict, run: RunInfo, model: GPT, path: Path) -> None:
+    """Refuse, in words, a checkpoint written for another model, preset, corpus or tokenizer."""
+    saved = checkpoint.get("run", {})
+    wanted = asdict(run)
+    differ = [f"{key} {saved.get(key)!r} (this run: {wanted[key]!r})" for key in wanted if saved.get(key) != wanted[key]]
+    if not differ and checkpoint.get("model_config") != asdict(model.config):
+        differ = [f"model shape {checkpoint.get('model_config')} (this run: {asdict(model.config)})"]
+    if differ:
+        raise CheckpointError(f"{path} was written for another run: {'; '.join(differ)}. "
+                              "Use another output folder, or delete that checkpoint to start over")
+
+
+def model_from_checkpoint(path: str | os.PathLike) -> tuple[GPT, dict]:
+    """Rebuild the model a checkpoint holds; returns ``(model, checkpoint)``."""
+    checkpoint = load_checkpoint(path)
+    run = checkpoint["run"]
+    model = build_model(run["model"], run["preset"], **checkpoint["model_config"])
+    model.load_state_dict(checkpoint["model"])
+    return model, checkpoint
+
+
+def read_metrics(path: str | os.PathLike, kind: str | None = None) -> list[dict]:
+    """The records of a ``metrics.jsonl`` (those of one ``kind`` if given); a torn last line is skipped."""
+    records = []
+    if Path(path).exists():
+        for line in Path(path).read_text().splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # the line a kill cut short
+    return [r for r in records if kind is None or r["kind"] == kind]
+
+
+def train(model: GPT, train_data, eval_batch, config: TrainConfig, run_dir: str | os.PathLike, run: RunInfo, *,
+          resume: bool = False, until: int | None = None, device: str | None = None, progress: bool = True) -> dict:
+    """Train ``model`` on random crops of ``train_data`` for ``config.steps`` steps; return the last eval.
+
+    ``train_data``: a features Dataset (``wl.features``); ``eval_batch``: fixed crops
+    (``wl.eval_crops``). ``resume=True`` continues from ``run_dir/checkpoint.pt``;
+    ``until`` stops (with a checkpoint) after that step, as if interrupted, e.g. to look
+    at a notebook's curves before going on.
+    """
+    from wgpt_lite.batches import random_crops  # datasets loads only when training
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint_path, metrics_path = run_dir / CHECKPOINT, run_dir / METRICS
+    device = pick_device(device)
+    precision = pick_precision(device)
+    epoch_steps = steps_per_epoch(train_data, config)
+    raw_model = model.to(device)
+    model = torch.compile(raw_model) if config.compile else raw_model
+
+    optimizer = torch.optim.AdamW(raw_model.parameters(), lr=config.lr, betas=(0.9, config.beta2),
+                                  weight_decay=config.weight_decay, fused=device.type == "cuda")
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, config))
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+    generator = torch.Generator().manual_seed(config.seed)  # the training crops, identical for every model
+    torch.manual_seed(config.seed)  # dropout
+
+    step = 0
+    if checkpoint_path.exists():
+        if not resume:
+            raise CheckpointError(f"{checkpoint_path} exists; pass resume=True (--resume) to continue it, "
+                                  "or use another output folder")
+        checkpoint = load_checkpoint(checkpoint_path)
+        check_identity(checkpoint, run, raw_model, checkpoint_path)
+        raw_model.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        scheduler.load_state_dict(checkpoint["scheduler"])
+        scaler.load_state_dict(checkpoint["scaler"])
+        generator.set_state(checkpoint["rng"]["batches"])
+        torch.set_rng_state(checkpoint["rng"]["torch"])
+        step = checkpoint["step"]
+        # Forget what was logged after the checkpoint: those steps are about to be redone.
+        kept = [r for r in read_metrics(metrics_path) if r["kind"] == "run" or r["step"] <= step]
+        metrics_path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+    else:
+        header = {"kind": "run", **asdict(run), "params": raw_model.num_params(), "device": str(device),
+                  "precision": precision, "epoch_steps": epoch_steps, "model_config": asdict(raw_model.config),
+                  "train_config": asdict(config)}
+        metrics_path.write_text(json.dumps(header) + "\n")
+
+    def write_checkpoint():
+        save_checkpoint(checkpoint_path, {
+            "run": asdict(run), "model_config": asdict(raw_model.config), "train_config": asdict(config),
+            "step": step, "model": raw_model.state_dict(), "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
+            "rng": {"torch": torch.get_rng_state(), "batches": generator.get_state()},
+        })
+
+    last_eval = next(iter(read_metrics(metrics_path, "eval")[-1:]), None)
+    stop = min(config.steps, until or config.steps)
+    bar = _progress_bar(progress, initial=step, total=config.steps, desc=f"{run.model} on {run.corpus} ({run.tokenizer})")
+    model.train()
+    with open(metrics_path, "a") as log:
+        while step < stop:
+            tokens, mel = random_crops(train_data, config.context, config.batch_size, generator)
+            tokens, mel = tokens.to(device), mel.to(device)
+            with autocast(device, precision):
+                _, loss = model(tokens[:, :-1], mel=mel[:, :-1], targets=tokens[:, 1:])
+            if not torch.isfinite(loss):
+                bar.close()
+                kept = f"the checkpoint of step {step} in {checkpoint_path} is kept" if checkpoint_path.exists() else "no checkpoint was written yet"
+                raise TrainingError(f"{run.model} on {run.corpus}: the loss became {loss.item()} at step {step + 1}; "
+                                    f"training stopped and {kept}. Check the features for NaN, or lower the learning rate")
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(raw_model.parameters(), config.grad_clip)
+            lr = scheduler.get_last_lr()[0]
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            step += 1
+            _log(log, {"kind": "train", "step": step, "epoch": step / epoch_steps, "loss": loss.item(), "lr": lr})
+            bar.update()
+            bar.set_postfix(loss=f"{loss.item():.3f}", val=f"{last_eval['nll']:.3f}" if last_eval else "-")
+            if step % epoch_steps == 0 or step == config.steps:
+                last_eval = {"kind": "eval", "step": step, "epoch": step / epoch_steps, "tokenizer": run.tokenizer,
+                             **evaluate(model, eval_batch, config.eval_batch_size, device, precision)}
+                _log(log, last_eval)
+            if step % epoch_steps == 0 or step in (stop, config.steps):
+                log.flush()
+                write_checkpoint()
+    bar.close()
+    return last_eval
+
+
+def _log(log, record: dict) -> None:
+    log.write(json.dumps(record) + "\n")
+
+
+def _progress_bar(enabled: bool, **kwargs):
+    from tqdm.auto import tqdm
+
+    return tqdm(disable=not enabled, dynamic_ncols=True, **kwargs)
