@@ -115,7 +115,9 @@ def load_encodec_model(pretrained: bool = True) -> torch.nn.Module:
     silently: missing weights raise ``TokenizerError`` saying where to put the file.
     """
     encodec = import_encodec()
-    model = encodec.EncodecModel.encodec_model_24khz(pretrained=False)
+    with warnings.catch_warnings():  # encodec 0.1.1 uses the deprecated weight_norm API; not ours to fix
+        warnings.filterwarnings("ignore", message=".*weight_norm", category=FutureWarning)
+        model = encodec.EncodecModel.encodec_model_24khz(pretrained=False)
     if not pretrained:
         return model
     local = next((p for p in encodec_checkpoint_candidates() if p.is_file()), None)
