@@ -41,6 +41,14 @@ def test_mel_frame_t_never_sees_samples_from_t_plus_one_hops(signal, t):
     assert not torch.allclose(before[t + 1], after[t + 1])
 
 
+@pytest.mark.parametrize("n_fft", [512, 2048])
+def test_other_window_lengths_stay_causal(signal, n_fft):
+    t = 30
+    perturbed = signal.clone()
+    perturbed[(t + 1) * 320 :] *= 100
+    assert torch.equal(wl.log_mel(signal, n_fft=n_fft)[: t + 1], wl.log_mel(perturbed, n_fft=n_fft)[: t + 1])
+
+
 def test_frame_t_sees_the_last_sample_of_its_hop(signal):
     t = 5
     perturbed = signal.clone()

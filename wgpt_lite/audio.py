@@ -111,8 +111,8 @@ def crop_to_frames(wav: torch.Tensor) -> torch.Tensor:
 
 
 @lru_cache(maxsize=None)
-def mel_filters(device: str = "cpu", n_mels: int = N_MELS) -> torch.Tensor:
-    """Slaney-style triangular mel filterbank [n_mels, N_FFT // 2 + 1], 0 Hz to F_MAX."""
+def mel_filters(device: str = "cpu", n_mels: int = N_MELS, n_fft: int = N_FFT) -> torch.Tensor:
+    """Slaney-style triangular mel filterbank [n_mels, n_fft // 2 + 1], 0 Hz to F_MAX."""
 
     def hz_to_mel(hz):
         return 2595.0 * np.log10(1.0 + np.asarray(hz) / 700.0)
@@ -120,7 +120,7 @@ def mel_filters(device: str = "cpu", n_mels: int = N_MELS) -> torch.Tensor:
     def mel_to_hz(mel):
         return 700.0 * (10.0 ** (np.asarray(mel) / 2595.0) - 1.0)
 
-    fft_freqs = np.linspace(0, SAMPLE_RATE / 2, N_FFT // 2 + 1)
+    fft_freqs = np.linspace(0, SAMPLE_RATE / 2, n_fft // 2 + 1)
     mel_points = mel_to_hz(np.linspace(hz_to_mel(0.0), hz_to_mel(F_MAX), n_mels + 2))
     lower, center, upper = mel_points[:-2, None], mel_points[1:-1, None], mel_points[2:, None]
     rising = (fft_freqs[None, :] - lower) / (center - lower)
@@ -130,12 +130,15 @@ def mel_filters(device: str = "cpu", n_mels: int = N_MELS) -> torch.Tensor:
     return torch.from_numpy(filters.astype(np.float32)).to(device)
 
 
-def log_mel(wav: torch.Tensor, n_mels: int = N_MELS) -> torch.Tensor:
+def log_mel(wav: torch.Tensor, n_mels: int = N_MELS, n_fft: int = N_FFT) -> torch.Tensor:
     """Causal log-mel spectrogram: [..., samples] -> [..., samples // HOP, n_mels].
 
-    Frame ``t`` is computed from samples ``(t + 1) * HOP - N_FFT .. (t + 1) * HOP``
-    (zeros before the start), so it never depends on a later sample.
+    Frame ``t`` is computed from samples ``(t + 1) * HOP - n_fft .. (t + 1) * HOP``
+    (zeros before the start), so it never depends on a later sample. ``n_fft`` other
+    than 1024 is for exploring the time/frequency trade-off; the models use 1024.
     """
+    if n_fft < HOP:
+        raise ValueError(f"n_fft={n_fft} is shorter than a hop ({HOP}): frames would skip samples")
     if not torch.is_tensor(wav):
         wav = torch.as_tensor(np.asarray(wav), dtype=torch.float32)
     wav = crop_to_frames(wav.float())
@@ -145,12 +148,12 @@ def log_mel(wav: torch.Tensor, n_mels: int = N_MELS) -> torch.Tensor:
         return wav.new_zeros(*batch_shape, 0, n_mels)
     flat = wav.reshape(-1, wav.shape[-1])
     # Left-pad so that the first window ends at sample HOP; torch.stft with
-    # center=False then starts window t at t * HOP - (N_FFT - HOP) in the original clip.
-    padded = F.pad(flat, (N_FFT - HOP, 0))
-    window = torch.hann_window(N_FFT, device=wav.device)
-    stft = torch.stft(padded, N_FFT, HOP, window=window, center=False, return_complex=True)
+    # center=False then starts window t at t * HOP - (n_fft - HOP) in the original clip.
+    padded = F.pad(flat, (n_fft - HOP, 0))
+    window = torch.hann_window(n_fft, device=wav.device)
+    stft = torch.stft(padded, n_fft, HOP, window=window, center=False, return_complex=True)
     power = stft[..., :n_frames].abs() ** 2  # [batch, freq, frames]
-    mel = mel_filters(str(wav.device), n_mels) @ power  # [batch, n_mels, frames]
+    mel = mel_filters(str(wav.device), n_mels, n_fft) @ power  # [batch, n_mels, frames]
     log_spec = torch.clamp(mel, min=LOG_FLOOR).log10()
     log_spec = (log_spec + 4.0) / 4.0  # Whisper's scaling, without its per-clip clamp
     return log_spec.transpose(-1, -2).reshape(*batch_shape, n_frames, n_mels)

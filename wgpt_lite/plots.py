@@ -20,19 +20,19 @@ def _axes(ax):
     return plt.subplots(figsize=(10, 3))[1]
 
 
-def plot_causal_frame(wav: torch.Tensor, t: int, ax=None):
+def plot_causal_frame(wav: torch.Tensor, t: int, ax=None, n_fft: int = N_FFT):
     """The waveform around frame ``t``, with the samples mel frame ``t`` sees shaded.
 
-    The Hann window spans ``(t+1)*HOP - N_FFT .. (t+1)*HOP``; everything right of the
+    The Hann window spans ``(t+1)*HOP - n_fft .. (t+1)*HOP``; everything right of the
     red line is the future that frame ``t`` (and token ``t``) must not see.
     """
     ax = _axes(ax)
     end = (t + 1) * HOP
-    lo, hi = max(0, end - N_FFT - 2 * HOP), min(wav.shape[-1], end + 3 * HOP)
+    lo, hi = max(0, end - n_fft - 2 * HOP), min(wav.shape[-1], end + 3 * HOP)
     seconds = torch.arange(lo, hi) / SAMPLE_RATE
     ax.plot(seconds, wav[lo:hi], lw=0.6, color="0.3")
-    ax.axvspan(max(0, end - N_FFT) / SAMPLE_RATE, end / SAMPLE_RATE, color="tab:blue", alpha=0.2,
-               label=f"window of mel frame {t} ({N_FFT} samples)")
+    ax.axvspan(max(0, end - n_fft) / SAMPLE_RATE, end / SAMPLE_RATE, color="tab:blue", alpha=0.2,
+               label=f"window of mel frame {t} ({n_fft} samples)")
     ax.axvspan((end - HOP) / SAMPLE_RATE, end / SAMPLE_RATE, color="tab:green", alpha=0.3,
                label=f"the {HOP} new samples of frame {t}")
     ax.axvline(end / SAMPLE_RATE, color="tab:red", lw=1.5, label=f"sample (t+1)·{HOP} = {end}: the future starts")
@@ -78,4 +78,29 @@ def frontend_figure(wav: torch.Tensor, mel: torch.Tensor, tokens: torch.Tensor, 
     plot_log_mel(mel, axes[2])
     plot_tokens(tokens, axes[3], tokenizer_name, vocab_size)
     axes[3].set_xlim(axes[2].get_xlim())
+    return fig
+
+
+def explorer_figure(wav: torch.Tensor, frame: int, n_fft: int = N_FFT, title: str = ""):
+    """One frame in context: what its window covers, where it sits in the log-mel, its spectrum.
+
+    The log-mel panel dims every frame after ``frame``: the model at position ``frame``
+    has seen only the bright part.
+    """
+    import matplotlib.pyplot as plt
+
+    from wgpt_lite.audio import log_mel
+
+    mel = log_mel(wav, n_fft=n_fft)
+    frame = max(0, min(frame, mel.shape[0] - 1))
+    fig, axes = plt.subplots(3, 1, figsize=(10, 8), constrained_layout=True)
+    plot_causal_frame(wav, frame, axes[0], n_fft=n_fft)
+    plot_log_mel(mel, axes[1], title=f"log-mel, n_fft={n_fft}: frames after {frame} are the future (dimmed)")
+    axes[1].axvspan((frame + 1) / FRAME_RATE, mel.shape[0] / FRAME_RATE, color="white", alpha=0.6)
+    axes[1].axvline((frame + 1) / FRAME_RATE, color="tab:red", lw=1.2)
+    axes[2].plot(mel[frame], marker=".", color="tab:blue")
+    axes[2].set(xlabel="mel bin (low → high frequency)", ylabel="(log10 power + 4) / 4", ylim=(-1.2, 2.0),
+                title=f"mel frame {frame} ({(frame + 1) / FRAME_RATE:.3f} s)")
+    if title:
+        fig.suptitle(title)
     return fig

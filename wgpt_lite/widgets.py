@@ -1,0 +1,69 @@
+"""Interactive explorers for notebooks, with a static fallback.
+
+In JupyterLab or Colab with ipywidgets, ``spectrogram_explorer`` gives sliders and
+an audio player. Where there is no widget front end (ipywidgets missing, a plain
+Python shell, an HTML export), it draws the starting view as a static figure instead
+of failing.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from wgpt_lite.audio import N_FFT, SAMPLE_RATE
+
+WINDOW_CHOICES = (512, 1024, 2048)
+
+
+def widgets_available() -> bool:
+    """True inside an IPython kernel that has ipywidgets installed."""
+    try:
+        import ipywidgets  # noqa: F401
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and "IPKernelApp" in shell.config
+
+
+def spectrogram_explorer(clips: dict[str, torch.Tensor], frame: int = 40, n_fft: int = N_FFT):
+    """Explore clips frame by frame: clip, time position (frame) and window length.
+
+    >>> spectrogram_explorer({"speech": wav})   # doctest: +SKIP (needs a notebook)
+    """
+    from wgpt_lite.plots import explorer_figure
+
+    names = list(clips)
+    if not widgets_available():
+        return explorer_figure(clips[names[0]], frame, n_fft, title=f"{names[0]} (static view: no widget front end)")
+
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+    from IPython.display import Audio, display
+
+    clip = widgets.Dropdown(options=names, description="clip")
+    longest = max(wav.shape[-1] for wav in clips.values()) // 320 - 1
+    position = widgets.IntSlider(value=min(frame, longest), min=0, max=longest, description="frame t",
+                                 continuous_update=False)
+    window = widgets.SelectionSlider(options=WINDOW_CHOICES, value=n_fft, description="n_fft")
+    player, view = widgets.Output(), widgets.Output()
+
+    def redraw(_=None):
+        wav = clips[clip.value]
+        position.max = wav.shape[-1] // 320 - 1
+        with view:
+            view.clear_output(wait=True)
+            explorer_figure(wav, position.value, window.value, title=clip.value)
+            plt.show()
+
+    def replay(_=None):
+        with player:
+            player.clear_output(wait=True)
+            display(Audio(clips[clip.value].numpy(), rate=SAMPLE_RATE))
+
+    for control in (clip, position, window):
+        control.observe(redraw, names="value")
+    clip.observe(replay, names="value")
+    redraw()
+    replay()
+    return widgets.VBox([widgets.HBox([clip, position, window]), player, view])
