@@ -30,7 +30,7 @@ def plot_causal_frame(wav: torch.Tensor, t: int, ax=None, n_fft: int = N_FFT):
     end = (t + 1) * HOP
     lo, hi = max(0, end - n_fft - 2 * HOP), min(wav.shape[-1], end + 3 * HOP)
     seconds = torch.arange(lo, hi) / SAMPLE_RATE
-    ax.plot(seconds, wav[lo:hi], lw=0.6, color="0.3")
+    ax.plot(seconds.numpy(), wav[lo:hi].numpy(), lw=0.6, color="0.3")
     ax.axvspan(max(0, end - n_fft) / SAMPLE_RATE, end / SAMPLE_RATE, color="tab:blue", alpha=0.2,
                label=f"window of mel frame {t} ({n_fft} samples)")
     ax.axvspan((end - HOP) / SAMPLE_RATE, end / SAMPLE_RATE, color="tab:green", alpha=0.3,
@@ -45,7 +45,7 @@ def plot_log_mel(mel: torch.Tensor, ax=None, title: str = "causal log-mel (64 bi
     """Log-mel [frames, 64] as an image, time in seconds on x."""
     ax = _axes(ax)
     frames = mel.shape[0]
-    image = ax.imshow(mel.T.float().cpu(), origin="lower", aspect="auto", cmap="magma",
+    image = ax.imshow(mel.T.float().cpu().numpy(), origin="lower", aspect="auto", cmap="magma",
                       extent=(0, frames / FRAME_RATE, 0, mel.shape[1]))
     ax.figure.colorbar(image, ax=ax, pad=0.01, label="(log10 power + 4) / 4")
     ax.set(xlabel="time (s)", ylabel="mel bin", title=title)
@@ -56,7 +56,7 @@ def plot_tokens(tokens: torch.Tensor, ax=None, tokenizer_name: str = "", vocab_s
     """Token ids against time, one dot per 75 Hz frame."""
     ax = _axes(ax)
     seconds = torch.arange(tokens.shape[0]) / FRAME_RATE
-    ax.scatter(seconds, tokens.cpu(), s=4, c=tokens.cpu(), cmap="tab20", linewidths=0)
+    ax.scatter(seconds.numpy(), tokens.cpu().numpy(), s=4, c=tokens.cpu().numpy(), cmap="tab20", linewidths=0)
     ax.set(xlabel="time (s)", ylabel="token id", xlim=(0, tokens.shape[0] / FRAME_RATE),
            title=f"{tokenizer_name} tokens, one per frame".strip())
     if vocab_size:
@@ -71,7 +71,7 @@ def frontend_figure(wav: torch.Tensor, mel: torch.Tensor, tokens: torch.Tensor, 
 
     fig, axes = plt.subplots(4, 1, figsize=(11, 10), constrained_layout=True)
     seconds = torch.arange(wav.shape[-1]) / SAMPLE_RATE
-    axes[0].plot(seconds, wav, lw=0.4, color="0.3")
+    axes[0].plot(seconds.numpy(), wav.numpy(), lw=0.4, color="0.3")
     axes[0].set(xlabel="time (s)", ylabel="amplitude", xlim=(0, wav.shape[-1] / SAMPLE_RATE),
                 title=title or "waveform, 24 kHz mono")
     plot_causal_frame(wav, frame, axes[1])
@@ -98,7 +98,7 @@ def explorer_figure(wav: torch.Tensor, frame: int, n_fft: int = N_FFT, title: st
     plot_log_mel(mel, axes[1], title=f"log-mel, n_fft={n_fft}: frames after {frame} are the future (dimmed)")
     axes[1].axvspan((frame + 1) / FRAME_RATE, mel.shape[0] / FRAME_RATE, color="white", alpha=0.6)
     axes[1].axvline((frame + 1) / FRAME_RATE, color="tab:red", lw=1.2)
-    axes[2].plot(mel[frame], marker=".", color="tab:blue")
+    axes[2].plot(mel[frame].numpy(), marker=".", color="tab:blue")
     axes[2].set(xlabel="mel bin (low → high frequency)", ylabel="(log10 power + 4) / 4", ylim=(-1.2, 2.0),
                 title=f"mel frame {frame} ({(frame + 1) / FRAME_RATE:.3f} s)")
     if title:
