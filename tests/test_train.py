@@ -71,8 +71,13 @@ def test_resume_after_an_interruption_reproduces_the_uninterrupted_curve(data, t
     torch.manual_seed(123)  # whatever the global RNG holds now must not matter
     train(wl.build_model("hybrid", "smoke"), train_ds, eval_batch, CONFIG, tmp_path / "resumed", run_info(),
           resume=True, progress=False)
-    straight, resumed = (read_metrics(tmp_path / name / "metrics.jsonl") for name in ("straight", "resumed"))
+    straight, resumed = ([without_timing(r) for r in read_metrics(tmp_path / name / "metrics.jsonl")]
+                         for name in ("straight", "resumed"))
     assert straight[1:] == resumed[1:]  # every loss and eval, exactly
+
+
+def without_timing(record: dict) -> dict:
+    return {key: value for key, value in record.items() if key != "seconds"}
 
 
 def test_killed_run_resumes_from_the_last_checkpoint(data, tmp_path):
@@ -110,6 +115,9 @@ def test_checkpoint_of_another_model_or_preset_is_refused_by_name(data, tmp_path
         train(fresh_model("hybrid"), train_ds, eval_batch, CONFIG, tmp_path, run_info("hybrid"), resume=True)
     with pytest.raises(CheckpointError, match="preset 'smoke' \\(this run: 'mini'\\)"):
         train(fresh_model("gpt-s", "mini"), train_ds, eval_batch, CONFIG, tmp_path, run_info("gpt-s", "mini"), resume=True)
+    with pytest.raises(CheckpointError, match="training budget"):
+        train(fresh_model("gpt-s"), train_ds, eval_batch, train_config("smoke", steps=30), tmp_path, run_info("gpt-s"),
+              resume=True)
     with pytest.raises(CheckpointError, match="--resume"):
         train(fresh_model("gpt-s"), train_ds, eval_batch, CONFIG, tmp_path, run_info("gpt-s"))
     model, checkpoint = model_from_checkpoint(tmp_path / "checkpoint.pt")
@@ -136,3 +144,21 @@ def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(data,
 def test_unknown_preset_lists_the_valid_ones():
     with pytest.raises(TrainingError, match="paper, mini, smoke"):
         train_config("huge")
+
+
+def test_reproduce_on_the_sample_writes_table_curves_and_logs_then_resumes(tmp_path, monkeypatch):
+    from wgpt_lite.reproduce import reproduce
+
+    monkeypatch.setenv("WGPT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("WGPT_OFFLINE", "1")  # auto -> melvq, without trying the network
+    out = tmp_path / "run"
+    rows = reproduce("smoke", ["sample-speech"], out=out, models=("gpt-s", "hybrid"), progress=False, steps=6)
+    assert [row["model"] for row in rows] == ["gpt-s", "hybrid"] and {row["tokenizer"] for row in rows} == {"melvq"}
+    table = (out / "results.md").read_text()
+    assert "melvq tokens" in table and "| sample-speech | Hybrid (mel + tokens) |" in table and "2.02" in table
+    assert (out / "curves.png").stat().st_size > 10_000
+    logs = {name: read_metrics(out / "sample-speech" / name / "metrics.jsonl") for name in ("gpt-s", "hybrid")}
+    assert all(records[0]["tokenizer"] == "melvq" for records in logs.values())
+    # Run again: both models are finished, so nothing is trained and the numbers are the same.
+    assert reproduce("smoke", ["sample-speech"], out=out, models=("gpt-s", "hybrid"), progress=False, steps=6) == rows
+    assert logs == {name: read_metrics(out / "sample-speech" / name / "metrics.jsonl") for name in ("gpt-s", "hybrid")}

@@ -14,7 +14,8 @@ What a run writes in its folder:
 - ``metrics.jsonl``: one JSON object a line. ``{"kind": "run", ...}`` first (model,
   preset, corpus, tokenizer, parameters, device, precision, both configs), then
   ``{"kind": "train", "step", "epoch", "loss", "lr"}`` every step and
-  ``{"kind": "eval", "step", "epoch", "nll", "ppl", "acc"}`` at the end of every epoch.
+  ``{"kind": "eval", "step", "epoch", "tokenizer", "nll", "ppl", "acc", "seconds"}`` at the
+  end of every epoch (``seconds``: training wall time so far, over all sessions of the run).
 - ``checkpoint.pt``: model, optimizer, scheduler, step, configs, run identity and RNG
   states, replaced atomically (temp file + ``os.replace``) at the end of every epoch, so a
   kill or Ctrl-C always leaves the previous one intact. ``resume=True`` continues from it
@@ -35,6 +36,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -194,13 +196,17 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
         raise CheckpointError(f"{path}: not a readable wgpt_lite checkpoint ({err}); delete it and train again") from err
 
 
-def check_identity(checkpoint: dict, run: RunInfo, model: GPT, path: Path) -> None:
-    """Refuse, in words, a checkpoint written for another model, preset, corpus or tokenizer."""
+def check_identity(checkpoint: dict, run: RunInfo, model: GPT, config: TrainConfig, path: Path) -> None:
+    """Refuse, in words, a checkpoint of another model, preset, corpus, tokenizer, shape or budget."""
     saved = checkpoint.get("run", {})
     wanted = asdict(run)
     differ = [f"{key} {saved.get(key)!r} (this run: {wanted[key]!r})" for key in wanted if saved.get(key) != wanted[key]]
     if not differ and checkpoint.get("model_config") != asdict(model.config):
         differ = [f"model shape {checkpoint.get('model_config')} (this run: {asdict(model.config)})"]
+    budget = {key: value for key, value in asdict(config).items() if key != "compile"}  # compiling changes no number
+    saved_budget = {key: value for key, value in checkpoint.get("train_config", {}).items() if key != "compile"}
+    if not differ and saved_budget != budget:
+        differ = [f"training budget {saved_budget} (this run: {budget})"]
     if differ:
         raise CheckpointError(f"{path} was written for another run: {'; '.join(differ)}. "
                               "Use another output folder, or delete that checkpoint to start over")
@@ -254,20 +260,20 @@ def train(model: GPT, train_data, eval_batch, config: TrainConfig, run_dir: str 
     generator = torch.Generator().manual_seed(config.seed)  # the training crops, identical for every model
     torch.manual_seed(config.seed)  # dropout
 
-    step = 0
+    step, seconds_before = 0, 0.0  # training wall time of earlier sessions of this run
     if checkpoint_path.exists():
         if not resume:
             raise CheckpointError(f"{checkpoint_path} exists; pass resume=True (--resume) to continue it, "
                                   "or use another output folder")
         checkpoint = load_checkpoint(checkpoint_path)
-        check_identity(checkpoint, run, raw_model, checkpoint_path)
+        check_identity(checkpoint, run, raw_model, config, checkpoint_path)
         raw_model.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
         scheduler.load_state_dict(checkpoint["scheduler"])
         scaler.load_state_dict(checkpoint["scaler"])
         generator.set_state(checkpoint["rng"]["batches"])
         torch.set_rng_state(checkpoint["rng"]["torch"])
-        step = checkpoint["step"]
+        step, seconds_before = checkpoint["step"], checkpoint["seconds"]
         # Forget what was logged after the checkpoint: those steps are about to be redone.
         kept = [r for r in read_metrics(metrics_path) if r["kind"] == "run" or r["step"] <= step]
         metrics_path.write_text("".join(json.dumps(r) + "\n" for r in kept))
@@ -277,32 +283,36 @@ def train(model: GPT, train_data, eval_batch, config: TrainConfig, run_dir: str 
                   "train_config": asdict(config)}
         metrics_path.write_text(json.dumps(header) + "\n")
 
+    started = time.perf_counter()
+
+    def seconds():
+        return round(seconds_before + time.perf_counter() - started, 2)
+
     def write_checkpoint():
         save_checkpoint(checkpoint_path, {
             "run": asdict(run), "model_config": asdict(raw_model.config), "train_config": asdict(config),
-            "step": step, "model": raw_model.state_dict(), "optimizer": optimizer.state_dict(),
+            "step": step, "seconds": seconds(), "model": raw_model.state_dict(), "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
             "rng": {"torch": torch.get_rng_state(), "batches": generator.get_state()},
         })
 
     last_eval = next(iter(read_metrics(metrics_path, "eval")[-1:]), None)
     stop = min(config.steps, until or config.steps)
-    bar = _progress_bar(progress, initial=step, total=config.steps, desc=f"{run.model} on {run.corpus} ({run.tokenizer})")
     model.train()
-    with open(metrics_path, "a") as log:
+    with _progress_bar(progress, initial=step, total=config.steps, desc=f"{run.model} on {run.corpus} ({run.tokenizer})") as bar, \
+            open(metrics_path, "a") as log:
         while step < stop:
             tokens, mel = random_crops(train_data, config.context, config.batch_size, generator)
             tokens, mel = tokens.to(device), mel.to(device)
             with autocast(device, precision):
                 _, loss = model(tokens[:, :-1], mel=mel[:, :-1], targets=tokens[:, 1:])
             if not torch.isfinite(loss):
-                bar.close()
                 kept = f"the checkpoint of step {step} in {checkpoint_path} is kept" if checkpoint_path.exists() else "no checkpoint was written yet"
                 raise TrainingError(f"{run.model} on {run.corpus}: the loss became {loss.item()} at step {step + 1}; "
                                     f"training stopped and {kept}. Check the features for NaN, or lower the learning rate")
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)
+            scaler.unscale_(optimizer)  # clip the true gradients, not the fp16-scaled ones
             torch.nn.utils.clip_grad_norm_(raw_model.parameters(), config.grad_clip)
             lr = scheduler.get_last_lr()[0]
             scaler.step(optimizer)
@@ -312,14 +322,15 @@ def train(model: GPT, train_data, eval_batch, config: TrainConfig, run_dir: str 
             _log(log, {"kind": "train", "step": step, "epoch": step / epoch_steps, "loss": loss.item(), "lr": lr})
             bar.update()
             bar.set_postfix(loss=f"{loss.item():.3f}", val=f"{last_eval['nll']:.3f}" if last_eval else "-")
-            if step % epoch_steps == 0 or step == config.steps:
+            end_of_epoch = step % epoch_steps == 0 or step == config.steps
+            if end_of_epoch:
                 last_eval = {"kind": "eval", "step": step, "epoch": step / epoch_steps, "tokenizer": run.tokenizer,
-                             **evaluate(model, eval_batch, config.eval_batch_size, device, precision)}
+                             **evaluate(model, eval_batch, config.eval_batch_size, device, precision),
+                             "seconds": seconds()}
                 _log(log, last_eval)
-            if step % epoch_steps == 0 or step in (stop, config.steps):
-                log.flush()
+            if end_of_epoch or step == stop:
+                log.flush()  # the log reaches the checkpoint's step before the checkpoint is replaced
                 write_checkpoint()
-    bar.close()
     return last_eval
 
 

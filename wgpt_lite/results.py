@@ -1,0 +1,116 @@
+"""Tables and curves of a reproduction, laid out like the paper's Tables 1-2 and Figures 2-3.
+
+A reproduction folder holds one run folder per corpus and model
+(``<out>/<corpus>/<model>/metrics.jsonl``, see ``wgpt_lite.train``); everything here reads
+those logs, so a table or a figure can be redrawn at any time without training::
+
+    >>> from wgpt_lite.results import load_runs, results_table, plot_curves
+    >>> runs = load_runs("results/mini")
+    >>> print(results_table(rows))             # rows: see reproduce.reproduce()
+    >>> plot_curves(runs, "results/mini/curves.png")
+
+matplotlib is imported inside ``plot_curves`` (Agg backend) to keep ``import wgpt_lite`` light.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from wgpt_lite.model import MODELS
+from wgpt_lite.train import METRICS, read_metrics
+
+# The paper's Tables 1 (LibriSpeech) and 2 (music): NLL in nats/token, top-1 accuracy, PPL.
+PAPER_RESULTS = {
+    "speech": {
+        "gpt-s": dict(params=3.7e6, nll=2.02, acc=0.3418, ppl=7.54),
+        "gpt-l": dict(params=40e6, nll=1.94, acc=0.3482, ppl=6.96),
+        "hybrid": dict(params=4.0e6, nll=1.93, acc=0.3505, ppl=6.96),  # exp(1.93) = 6.89: the paper's slip
+    },
+    "music": {
+        "gpt-s": dict(params=3.7e6, nll=2.78, acc=0.3496, ppl=16.12),
+        "gpt-l": dict(params=40e6, nll=2.77, acc=0.3572, ppl=15.96),
+        "hybrid": dict(params=4.0e6, nll=2.52, acc=0.3847, ppl=12.43),
+    },
+}
+PAPER_DATA = {"speech": "LibriSpeech", "music": "Music (MAESTRO)"}
+MODEL_LABELS = {"gpt-s": "GPT-S (tokens only)", "gpt-l": "GPT-L (tokens only)", "hybrid": "Hybrid (mel + tokens)"}
+
+
+def corpus_kind(corpus: str) -> str:
+    """``"speech"`` or ``"music"``: which of the paper's tables a corpus stands beside."""
+    from wgpt_lite.corpora import corpus_spec  # a registry of names only; cheap
+
+    return corpus_spec(corpus).kind
+
+
+def load_runs(out_dir: str | os.PathLike) -> dict[str, dict[str, list[dict]]]:
+    """``{corpus: {model: records of its metrics.jsonl}}`` for every run folder under ``out_dir``."""
+    runs: dict[str, dict[str, list[dict]]] = {}
+    for path in sorted(Path(out_dir).glob(f"*/*/{METRICS}")):
+        model, corpus = path.parent.name, path.parent.parent.name
+        if model in MODELS:
+            runs.setdefault(corpus, {})[model] = read_metrics(path)
+    return runs
+
+
+def _millions(params: float) -> str:
+    return f"{params / 1e6:.2f}M" if params < 1e7 else f"{params / 1e6:.1f}M"
+
+
+def results_table(rows: list[dict]) -> str:
+    """Markdown table: data | model | params | NLL | acc | PPL, with the paper's numbers beside ours.
+
+    Each row: ``corpus, model, tokenizer, split, params, nll, acc, ppl``. The header names
+    the tokenizer(s), since a melvq run is not comparable number for number with EnCodec's.
+    """
+    tokenizers = ", ".join(sorted({row["tokenizer"] for row in rows}))
+    splits = ", ".join(sorted({row["split"] for row in rows}))
+    lines = [
+        f"| data | model | params | NLL ({tokenizers} tokens, {splits}) | acc | PPL | paper data | paper params | paper NLL (encodec) | paper acc | paper PPL |",
+        "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        kind = corpus_kind(row["corpus"])
+        paper = PAPER_RESULTS[kind][row["model"]]
+        lines.append(
+            f"| {row['corpus']} | {MODEL_LABELS[row['model']]} | {_millions(row['params'])} | {row['nll']:.2f} | "
+            f"{row['acc']:.2%} | {row['ppl']:.2f} | {PAPER_DATA[kind]} | {_millions(paper['params'])} | "
+            f"{paper['nll']:.2f} | {paper['acc']:.2%} | {paper['ppl']:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def validation_curves(records: list[dict]) -> tuple[list[float], list[float]]:
+    """(epochs, validation NLL) of one run's log."""
+    evals = [r for r in records if r["kind"] == "eval"]
+    return [r["epoch"] for r in evals], [r["nll"] for r in evals]
+
+
+def plot_curves(runs: dict[str, dict[str, list[dict]]], path: str | os.PathLike | None = None):
+    """Validation loss per epoch, one panel per corpus, one line per model (the paper's Figs. 2-3).
+
+    Titles name the tokenizer. Saved as PNG when ``path`` is given; returns the figure.
+    """
+    import matplotlib
+
+    if path is not None:
+        matplotlib.use("Agg")  # files only; no display needed
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(runs), figsize=(5.5 * len(runs), 4), squeeze=False)
+    for ax, (corpus, models) in zip(axes[0], runs.items()):
+        tokenizers = sorted({r["tokenizer"] for records in models.values() for r in records if r["kind"] == "run"})
+        for model in MODELS:
+            if model in models:
+                epochs, nll = validation_curves(models[model])
+                params = next(r["params"] for r in models[model] if r["kind"] == "run")
+                ax.plot(epochs, nll, marker="o", ms=3, label=f"{MODEL_LABELS[model]}, {_millions(params)}")
+        ax.set(title=f"{corpus}: validation loss ({', '.join(tokenizers)} tokens)", xlabel="epoch",
+               ylabel="NLL (nats/token)")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=120)
+    return fig
