@@ -130,12 +130,11 @@ def mel_filters(device: str = "cpu", n_mels: int = N_MELS, n_fft: int = N_FFT) -
     return torch.from_numpy(filters.astype(np.float32)).to(device)
 
 
-def log_mel(wav: torch.Tensor, n_mels: int = N_MELS, n_fft: int = N_FFT) -> torch.Tensor:
-    """Causal log-mel spectrogram: [..., samples] -> [..., samples // HOP, n_mels].
+def power_spectrogram(wav: torch.Tensor, n_fft: int = N_FFT) -> torch.Tensor:
+    """Causal power spectrum: [..., samples] -> [..., n_fft // 2 + 1, samples // HOP].
 
-    Frame ``t`` is computed from samples ``(t + 1) * HOP - n_fft .. (t + 1) * HOP``
-    (zeros before the start), so it never depends on a later sample. ``n_fft`` other
-    than 1024 is for exploring the time/frequency trade-off; the models use 1024.
+    Column ``t`` is the Hann-windowed FFT of samples ``(t + 1) * HOP - n_fft ..
+    (t + 1) * HOP`` (zeros before the start), so it never depends on a later sample.
     """
     if n_fft < HOP:
         raise ValueError(f"n_fft={n_fft} is shorter than a hop ({HOP}): frames would skip samples")
@@ -145,7 +144,7 @@ def log_mel(wav: torch.Tensor, n_mels: int = N_MELS, n_fft: int = N_FFT) -> torc
     n_frames = wav.shape[-1] // HOP
     batch_shape = wav.shape[:-1]
     if n_frames == 0:
-        return wav.new_zeros(*batch_shape, 0, n_mels)
+        return wav.new_zeros(*batch_shape, n_fft // 2 + 1, 0)
     flat = wav.reshape(-1, wav.shape[-1])
     # Left-pad so that the first window ends at sample HOP; torch.stft with
     # center=False then starts window t at t * HOP - (n_fft - HOP) in the original clip.
@@ -153,7 +152,20 @@ def log_mel(wav: torch.Tensor, n_mels: int = N_MELS, n_fft: int = N_FFT) -> torc
     window = torch.hann_window(n_fft, device=wav.device)
     stft = torch.stft(padded, n_fft, HOP, window=window, center=False, return_complex=True)
     power = stft[..., :n_frames].abs() ** 2  # [batch, freq, frames]
-    mel = mel_filters(str(wav.device), n_mels, n_fft) @ power  # [batch, n_mels, frames]
-    log_spec = torch.clamp(mel, min=LOG_FLOOR).log10()
-    log_spec = (log_spec + 4.0) / 4.0  # Whisper's scaling, without its per-clip clamp
-    return log_spec.transpose(-1, -2).reshape(*batch_shape, n_frames, n_mels)
+    return power.reshape(*batch_shape, *power.shape[-2:])
+
+
+def log_scale(mel_power: torch.Tensor) -> torch.Tensor:
+    """log10 with a fixed floor, then Whisper's (x + 4) / 4, without its per-clip clamp."""
+    return (torch.clamp(mel_power, min=LOG_FLOOR).log10() + 4.0) / 4.0
+
+
+def log_mel(wav: torch.Tensor, n_mels: int = N_MELS, n_fft: int = N_FFT) -> torch.Tensor:
+    """Causal log-mel spectrogram: [..., samples] -> [..., samples // HOP, n_mels].
+
+    Frame ``t`` sees samples ``(t + 1) * HOP - n_fft .. (t + 1) * HOP`` only. ``n_fft``
+    other than 1024 is for exploring the time/frequency trade-off; the models use 1024.
+    """
+    power = power_spectrogram(wav, n_fft)  # [..., freq, frames]
+    mel_power = mel_filters(str(power.device), n_mels, n_fft) @ power  # [..., n_mels, frames]
+    return log_scale(mel_power).transpose(-1, -2)  # [..., frames, n_mels]

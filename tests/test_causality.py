@@ -1,0 +1,32 @@
+import pytest
+import torch
+
+import wgpt_lite as wl
+from conftest import tone_and_noise
+from wgpt_lite.causality import future_leak, model_future_leak, perturb_future, whisper_clamped_log_mel
+
+
+def test_perturb_future_changes_exactly_the_future():
+    wav = tone_and_noise(1.0)
+    out = perturb_future(wav, t=9)
+    assert torch.equal(out[:3200], wav[:3200]) and (out[3200:] != wav[3200:]).all()
+
+
+@pytest.mark.parametrize("t", [0, 5, 50])
+def test_the_kits_log_mel_does_not_leak_but_whispers_clamp_does(t):
+    wav = tone_and_noise(1.0) * torch.linspace(0.05, 1.0, 24_000)  # quiet start, as in speech
+    ours = future_leak(wl.log_mel, wav, t)
+    assert ours["past_change"] == 0.0 and ours["next_change"] > 0
+    assert future_leak(whisper_clamped_log_mel, wav, t)["past_change"] > 0.1
+
+
+@pytest.mark.parametrize("name", ["gpt-s", "hybrid"])
+def test_model_logits_up_to_t_ignore_the_future_end_to_end(name):
+    torch.manual_seed(0)
+    wav = tone_and_noise(1.0, seed=1)
+    tokenizer = wl.MelVQTokenizer(k=16).fit([wl.log_mel(tone_and_noise(2.0, seed=2))], seed=0)
+    model = wl.build_model(name, "smoke", vocab_size=16).eval()
+    for t in (0, 20, 40):
+        leak = model_future_leak(model, wav, tokenizer, t)
+        assert leak["past_change"] == 0.0, leak
+        assert leak["next_change"] > 0.0, leak
