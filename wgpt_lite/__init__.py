@@ -8,7 +8,10 @@ Heavy or optional packages (encodec, datasets, jupyter) load only when used.
 """
 
 from wgpt_lite.audio import FRAME_RATE, HOP, N_FFT, N_MELS, SAMPLE_RATE, load_audio, log_mel, save_audio
-from wgpt_lite.errors import AudioError, CheckpointError, ModelError, TokenizerError, TrainingError, WgptError
+from wgpt_lite.batches import eval_crops, random_crops
+from wgpt_lite.corpora import CORPORA, build_corpus, corpus_dir, corpus_summary, read_manifest
+from wgpt_lite.errors import AudioError, CheckpointError, DataError, ModelError, TokenizerError, TrainingError, WgptError
+from wgpt_lite.features import corpus_tokenizer, features
 from wgpt_lite.model import GPT, ModelConfig, WhisperGPT, build_model
 from wgpt_lite.settings import default_preset, home_dir
 from wgpt_lite.tokenizers import EncodecTokenizer, MelVQTokenizer, get_tokenizer

@@ -1,0 +1,239 @@
+"""Corpora: offline builders (tiny sizes), manifests, splits, real-corpus loaders on local stand-ins, bad input."""
+
+import csv
+import io
+import json
+import shutil
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+import wgpt_lite as wl
+from wgpt_lite import corpora
+from wgpt_lite.errors import DataError
+
+SR = wl.SAMPLE_RATE
+
+
+def needs(*tools):
+    missing = [t for t in tools if not shutil.which(t)]
+    return pytest.mark.skipif(bool(missing), reason=f"system tool(s) {missing} not installed (see Makefile APT_PACKAGES)")
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("WGPT_HOME", str(tmp_path))
+    monkeypatch.setenv("WGPT_OFFLINE", "1")
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """mini-speech and mini-music at a few seconds per split, built once for this module."""
+    paths = {}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WGPT_HOME", str(tmp_path_factory.mktemp("home")))
+        if all(shutil.which(t) for t in ("espeak-ng", "flite", "text2wave", "bible")):
+            paths["mini-speech"] = wl.build_corpus("mini-speech", minutes=0.5, jobs=1)
+        if shutil.which("fluidsynth"):
+            mp.setattr(corpora, "MAX_PIECE_SECONDS", 30)  # short pieces: fast renders
+            paths["mini-music"] = wl.build_corpus("mini-music", minutes=0.2, jobs=1)
+    return paths
+
+
+def check_manifest(path, spec):
+    rows = [json.loads(line) for line in (path / "manifest.jsonl").read_text().splitlines()]
+    assert {r["split"] for r in rows} == set(spec.splits)
+    assert len({r["id"] for r in rows}) == len(rows)
+    for row in rows:
+        assert set(row) == set(corpora.MANIFEST_KEYS)
+        info = sf.info(str(path / row["path"]))
+        assert (info.samplerate, info.channels, info.subtype) == (SR, 1, "PCM_16")
+        assert row["seconds"] == pytest.approx(info.frames / SR, abs=1e-3)
+        lo, hi = spec.clip_seconds
+        assert lo <= row["seconds"] <= hi
+    summary = json.loads((path / "summary.json").read_text())
+    for split in spec.splits:
+        assert summary["splits"][split]["clips"] == sum(r["split"] == split for r in rows)
+    assert not list(path.parent.glob("*.tmp-*")), "a finished build leaves no temporary folder"
+    return rows
+
+
+def test_unknown_corpus_lists_known_names(home):
+    for call in (lambda: wl.build_corpus("librispeach"), lambda: wl.features("librispeach", "train"),
+                 lambda: wl.read_manifest("x")):
+        with pytest.raises(DataError, match="mini-speech.*mini-music.*librispeech.*maestro"):
+            call()
+
+
+def test_pack_clips_joins_short_and_cuts_long_pieces():
+    def seconds(n):
+        return torch.full((int(n * SR),), 0.5)
+
+    clips = corpora.pack_clips([seconds(5), seconds(5), seconds(5), seconds(25), seconds(3)], 8, 20)
+    assert [(round(c.shape[0] / SR, 1), members) for c, members in clips] == [
+        (15.0, [0, 1, 2]), (12.5, [3]), (12.5, [3])]  # the lone 3 s piece cannot reach 8 s: dropped
+    gap = corpora.pack_clips([seconds(5), seconds(5)], 8, 20, gap=0.5)
+    assert gap[0][0].shape[0] == 10.5 * SR
+
+
+@needs("espeak-ng", "flite", "text2wave", "bible")
+def test_mini_speech_manifest_and_disjoint_splits(built):
+    path = built["mini-speech"]
+    rows = check_manifest(path, corpora.SPECS["mini-speech"])
+    speakers = {s: {r["speaker"] for r in rows if r["split"] == s} for s in ("train", "validation", "test")}
+    books = {s: {r["piece"].split()[1].rstrip("0123456789:-") for r in rows if r["split"] == s}
+             for s in ("train", "validation", "test")}
+    for a, b in (("train", "validation"), ("train", "test"), ("validation", "test")):
+        assert not speakers[a] & speakers[b], "a voice is in two splits"
+        assert not books[a] & books[b], "a book is in two splits"
+    real = [r for r in rows if r["split"] == "real"]
+    assert real and all(r["source"] == "asterisk" and r["text"] for r in real)
+    assert all(r["text"] for r in rows)
+
+
+@needs("espeak-ng", "flite", "text2wave", "bible")
+def test_speech_plan_is_stable_and_voices_never_cross_splits():
+    budgets = {"train": 600, "validation": 75, "test": 75}
+    voices, chunks = corpora.tts_voices(), corpora.bible_chunks()
+    plan = corpora._speech_plan(voices, chunks, budgets)
+    assert plan == corpora._speech_plan(list(reversed(voices)), chunks, budgets)  # sorted before seeding
+    split_of = {}
+    for item in plan:
+        for key in (item["voice"], item["ref"].rstrip("0123456789:-")):
+            assert split_of.setdefault(key, item["split"]) == item["split"]
+    assert {item["voice"].engine for item in plan if item["split"] == "train"} == {"espeak-ng", "flite", "festival"}
+
+
+@needs("fluidsynth")
+def test_mini_music_manifest_and_pieces_in_one_split(built):
+    path = built["mini-music"]
+    rows = check_manifest(path, corpora.SPECS["mini-music"])
+    split_of = {}
+    for row in rows:
+        assert split_of.setdefault(row["piece"], row["split"]) == row["split"], "a piece is in two splits"
+        assert (path / row["midi"]).read_bytes()[:4] == b"MThd"
+    assert any("bach/bwv" in p for p in split_of) and any("bach" not in p for p in split_of)
+
+
+@needs("fluidsynth")
+def test_rebuild_is_a_no_op_unless_forced(built, monkeypatch):
+    path = built["mini-music"]
+    monkeypatch.setenv("WGPT_HOME", str(path.parent.parent))
+    before = (path / "summary.json").stat().st_mtime_ns
+    monkeypatch.setattr(corpora, "_build_mini_music", lambda *a, **k: pytest.fail("rebuilt a complete corpus"))
+    assert wl.build_corpus("mini-music", minutes=0.2, jobs=1) == path
+    assert (path / "summary.json").stat().st_mtime_ns == before
+
+
+def test_failed_build_leaves_nothing_that_looks_built(home, monkeypatch):
+    def explode(root, *args, **kwargs):
+        (root / "audio" / "train").mkdir(parents=True)
+        raise RuntimeError("killed half-way")
+
+    monkeypatch.setattr(corpora, "_build_mini_speech", explode)
+    with pytest.raises(RuntimeError):
+        wl.build_corpus("mini-speech", minutes=1)
+    assert not corpora.is_built("mini-speech")
+    assert not list((home / "corpora").iterdir())
+
+
+def test_missing_tool_names_the_debian_package(home, monkeypatch):
+    monkeypatch.setattr(corpora.shutil, "which", lambda tool: None)
+    with pytest.raises(DataError, match="apt-get install espeak-ng"):
+        wl.build_corpus("mini-speech", minutes=1)
+    with pytest.raises(DataError, match="apt-get install fluidsynth"):
+        corpora.render_midi(home / "x.mid", home / "x.wav")
+
+
+def test_midi_writer_roundtrips_through_music21(tmp_path):
+    from music21 import converter, note
+
+    corpora.write_midi([(0.0, 0.5, 60), (0.5, 1.5, 64), (0.5, 1.0, 67)], tmp_path / "t.mid")
+    notes = [n for n in converter.parse(tmp_path / "t.mid").flatten().notes]
+    pitches = sorted(p.midi for n in notes for p in (n.pitches if not isinstance(n, note.Note) else [n.pitch]))
+    assert pitches == [60, 64, 67]
+
+
+# ---------------------------------------------------------------------------
+# Real corpora on local stand-ins in the same formats
+
+
+def tone(seconds, sr, freq=220.0, channels=1):
+    t = np.arange(int(seconds * sr)) / sr
+    wav = 0.3 * np.sin(2 * np.pi * freq * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))
+    return np.stack([wav] * channels, axis=1) if channels > 1 else wav
+
+
+def flac_bytes(wav, sr):
+    buffer = io.BytesIO()
+    sf.write(buffer, wav, sr, format="FLAC")
+    return buffer.getvalue()
+
+
+def test_librispeech_loader_on_a_local_stand_in(home, tmp_path):
+    import datasets
+
+    def split(speaker, n, corrupt=False):
+        rows = {"file": [], "audio": [], "text": [], "speaker_id": [], "chapter_id": [], "id": []}
+        for i in range(n):
+            uid = f"{speaker}-7-{i:04d}"
+            data = b"not audio at all" if corrupt and i == 1 else flac_bytes(tone(5.0, 16000, 200 + 20 * i), 16000)
+            rows["file"].append(f"{uid}.flac")
+            rows["audio"].append({"bytes": data, "path": f"{uid}.flac"})
+            rows["text"].append(f"UTTERANCE {i}")
+            rows["speaker_id"].append(speaker)
+            rows["chapter_id"].append(7)
+            rows["id"].append(uid)
+        # the hub's layout: an Audio column stored as {bytes, path} (cast, not encoded: no torchcodec here)
+        return datasets.Dataset.from_dict(rows).cast_column("audio", datasets.Audio(sampling_rate=16000, decode=False))
+
+    source = tmp_path / "librispeech-standin"
+    datasets.DatasetDict({"train.100": split(19, 6, corrupt=True), "validation": split(84, 2),
+                          "test": split(61, 2)}).save_to_disk(str(source))
+    path = wl.build_corpus("librispeech", minutes=0.5, jobs=1, source=str(source))
+    rows = check_manifest(path, corpora.SPECS["librispeech"])
+    train = [r for r in rows if r["split"] == "train"]
+    assert train[0]["text"].startswith("UTTERANCE 0 UTTERANCE 2")  # utterances of one chapter joined
+    assert {r["speaker"] for r in rows if r["split"] == "test"} == {"61"}
+    skipped = wl.corpus_summary("librispeech")["skipped"]
+    assert [s["item"] for s in skipped] == ["train.100/19-7-0001"] and "not a readable audio" in skipped[0]["reason"]
+
+
+def test_librispeech_from_the_hub_refuses_when_offline(home, monkeypatch):
+    monkeypatch.setenv("WGPT_OFFLINE", "1")
+    with pytest.raises(DataError, match="WGPT_OFFLINE"):
+        wl.build_corpus("librispeech", minutes=1, jobs=1)
+
+
+def test_maestro_loader_on_a_local_stand_in(home, tmp_path, monkeypatch):
+    root = tmp_path / "maestro-v3.0.0"
+    (root / "2018").mkdir(parents=True)
+    pieces = [("train", "Chopin", "Ballade", 45.0), ("train", "Bach", "Prelude", 12.0),
+              ("validation", "Liszt", "Etude", 25.0), ("test", "Haydn", "Sonata", 35.0), ("train", "Bad", "Broken", 30.0)]
+    with open(root / corpora.MAESTRO_CSV, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["canonical_composer", "canonical_title", "split", "year", "midi_filename", "audio_filename", "duration"])
+        for i, (split, composer, title, seconds) in enumerate(pieces):
+            stem = f"2018/piece-{i}"
+            if composer == "Bad":
+                (root / f"{stem}.wav").write_bytes(b"RIFF....WAVEfmt garbage")
+            else:
+                sf.write(root / f"{stem}.wav", tone(seconds, 44100, 110 * (i + 1), channels=2), 44100)
+            (root / f"{stem}.midi").write_bytes(b"MThd")
+            writer.writerow([composer, title, split, 2018, f"{stem}.midi", f"{stem}.wav", seconds])
+    monkeypatch.setenv("WGPT_MAESTRO_DIR", str(root))
+    path = wl.build_corpus("maestro", minutes=2, jobs=1)
+    rows = check_manifest(path, corpora.SPECS["maestro"])
+    assert [r["seconds"] for r in rows if r["speaker"] == "Chopin"] == [22.5, 22.5]  # 45 s -> two equal segments
+    assert {r["speaker"]: r["split"] for r in rows} == {"Chopin": "train", "Bach": "train", "Liszt": "validation",
+                                                       "Haydn": "test"}
+    assert [s["item"] for s in wl.corpus_summary("maestro")["skipped"]] == ["2018/piece-4.wav"]
+
+
+def test_maestro_without_a_folder_says_where_to_put_it(home, monkeypatch):
+    monkeypatch.delenv("WGPT_MAESTRO_DIR", raising=False)
+    with pytest.raises(DataError, match="WGPT_MAESTRO_DIR"):
+        wl.build_corpus("maestro", jobs=1)

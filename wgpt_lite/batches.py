@@ -1,0 +1,102 @@
+"""Crops of ``context + 1`` aligned frames (tokens and log-mel) from a feature dataset.
+
+A model reads frames ``0..context-1`` and predicts tokens ``1..context``, so each crop
+holds ``context + 1`` frames and comes from one clip (never across two clips). Every
+window of a long-enough clip is equally likely: clips are weighted by how many windows
+they hold.
+
+    >>> import torch, wgpt_lite as wl
+    >>> ds = wl.features("sample-music", "train")
+    >>> tokens, mel = wl.random_crops(ds, context=64, batch_size=8, generator=torch.Generator().manual_seed(0))
+    >>> tokens.shape, mel.shape
+    (torch.Size([8, 65]), torch.Size([8, 65, 64]))
+    >>> eval_tokens, _ = wl.eval_crops(ds, context=64, n_crops=16)   # the same 16 crops on every call
+
+The dataset's columns are concatenated into two tensors once (from the Arrow buffers,
+no per-frame Python) and kept for the dataset's lifetime, so a training step costs one
+index computation and one gather.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from wgpt_lite.errors import DataError
+
+_PREPARED: dict[str, "ClipArrays"] = {}  # dataset fingerprint -> its concatenated arrays
+_MAX_PREPARED = 8  # a notebook may hold train, validation and test of two corpora
+
+
+@dataclass
+class ClipArrays:
+    """All clips of a dataset end to end: ``tokens[starts[i] : starts[i] + lengths[i]]`` is clip i."""
+
+    tokens: torch.Tensor  # int16 [total_frames]
+    mel: torch.Tensor  # float16 [total_frames, n_mels]
+    starts: torch.Tensor  # int64 [clips]
+    lengths: torch.Tensor  # int64 [clips]
+    ids: list[str]
+    name: str  # "corpus/split", for error messages
+
+
+def clip_arrays(dataset) -> ClipArrays:
+    """The concatenated arrays of a feature dataset (prepared once per dataset fingerprint)."""
+    key = dataset._fingerprint
+    if key not in _PREPARED:
+        import pyarrow as pa
+
+        if len(_PREPARED) >= _MAX_PREPARED:
+            _PREPARED.pop(next(iter(_PREPARED)))
+        table = (dataset.flatten_indices() if dataset._indices is not None else dataset).data.table
+        tokens_col = table.column("tokens").combine_chunks()
+        mel_col = table.column("mel").combine_chunks()
+        lengths = np.asarray(pa.compute.list_value_length(tokens_col).to_numpy(zero_copy_only=False), dtype=np.int64)
+        tokens = np.asarray(tokens_col.flatten().to_numpy(zero_copy_only=False), dtype=np.int16)
+        mel = mel_col.flatten().flatten().to_numpy(zero_copy_only=False).astype(np.float16).reshape(len(tokens), -1)
+        _PREPARED[key] = ClipArrays(
+            tokens=torch.from_numpy(tokens.copy()),
+            mel=torch.from_numpy(mel.copy()),
+            starts=torch.from_numpy(np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)),
+            lengths=torch.from_numpy(lengths),
+            ids=table.column("id").to_pylist(),
+            name=dataset.info.description or "dataset",
+        )
+    return _PREPARED[key]
+
+
+def _crops(arrays: ClipArrays, context: int, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """n windows drawn uniformly among all windows of context+1 frames inside one clip."""
+    span = context + 1
+    windows = (arrays.lengths - context).clamp(min=0)  # window starts per clip
+    if int(windows.sum()) == 0:
+        longest = int(arrays.lengths.argmax())
+        raise DataError(
+            f"{arrays.name}: no clip holds {span} frames (context {context} + 1); the longest, "
+            f"{arrays.ids[longest]}, has {int(arrays.lengths[longest])}; use a smaller context or longer clips"
+        )
+    ends = windows.cumsum(0)
+    pick = torch.randint(int(ends[-1]), (n,), generator=generator)
+    clip = torch.searchsorted(ends, pick, right=True)
+    first = arrays.starts[clip] + pick - (ends[clip] - windows[clip])  # global index of each window's frame 0
+    index = first[:, None] + torch.arange(span)
+    return arrays.tokens[index].long(), arrays.mel[index].float()
+
+
+def random_crops(dataset, context: int, batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """A training batch: (tokens LongTensor [B, context+1], mel FloatTensor [B, context+1, 64]).
+
+    Deterministic for a given generator state; clips shorter than context+1 are never used.
+    """
+    return _crops(clip_arrays(dataset), context, batch_size, generator)
+
+
+def eval_crops(dataset, context: int, n_crops: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """A fixed, seeded set of evaluation crops: every model is scored on exactly these frames.
+
+    The windows depend only on the clip lengths and the seed, so two tokenizers of the
+    same corpus split are scored on the same stretches of audio.
+    """
+    return _crops(clip_arrays(dataset), context, n_crops, torch.Generator().manual_seed(seed))

@@ -1,0 +1,244 @@
+"""Feature cache: tokens and causal log-mel of every clip, computed once.
+
+``features(corpus, split, tokenizer)`` returns a ``datasets.Dataset`` with one row per
+clip: ``id`` (str), ``tokens`` (int16 list, one per 320-sample frame), ``mel``
+(float16 [frames][64]) and ``seconds``. It is stored (Arrow, memory-mapped) under
+``home_dir()/features/<corpus>-<split>-<tokenizer>-<key>/``, where ``key`` hashes every
+input that changes the numbers: the corpus manifest, the split, ``tokenizer.settings()``,
+the mel settings and ``FEATURE_VERSION``. A changed setting is a new key, never a stale hit.
+
+The cache is written into a temporary folder and renamed when complete; a folder is
+trusted only when its ``extraction.json`` (written last) is there.
+
+    >>> import wgpt_lite as wl
+    >>> ds = wl.features("sample-speech", "train")      # fits melvq on train, extracts, caches
+    >>> ds[0]["id"], len(ds[0]["tokens"]) == len(ds[0]["mel"])
+    ('train-00-flite-slt', True)
+
+The melvq stand-in is fitted on the training split only (``corpus_tokenizer``) and
+saved under ``home_dir()/tokenizers/`` with the same kind of key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from wgpt_lite import audio
+from wgpt_lite.corpora import (SILENT_PEAK, build_corpus, corpus_dir, corpus_spec, is_built, manifest_sha256,
+                               read_manifest)
+from wgpt_lite.errors import AudioError, DataError
+from wgpt_lite.settings import home_dir
+
+FEATURE_VERSION = 1  # bump when extraction changes in a way no setting below captures
+MELVQ_FIT_FRAMES = 200_000  # k-means sees at most this many training frames (evenly spaced)
+MELVQ_SEED = 0
+EXTRACT_THREADS = 2  # measured on 2 cores: see data/README.md
+
+
+def mel_settings() -> dict:
+    """Everything in the front end that changes a mel frame (read at call time)."""
+    return {"sample_rate": audio.SAMPLE_RATE, "hop": audio.HOP, "n_fft": audio.N_FFT, "n_mels": audio.N_MELS,
+            "f_max": audio.F_MAX, "log_floor": audio.LOG_FLOOR}
+
+
+def settings_key(**parts) -> str:
+    """A short stable hash of JSON-able settings (sorted keys): the name of a cache entry."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def feature_key(corpus: str, split: str, tokenizer) -> str:
+    """The cache key of ``features(corpus, split, tokenizer)``."""
+    return settings_key(corpus=corpus, manifest=manifest_sha256(corpus), split=split,
+                        tokenizer=tokenizer.settings(), mel=mel_settings(), version=FEATURE_VERSION)
+
+
+def ensure_corpus(corpus: str) -> Path:
+    """The corpus folder; a missing offline corpus is built first (real ones say how to build them)."""
+    spec = corpus_spec(corpus)
+    if not is_built(corpus):
+        if spec.real or corpus.startswith("sample-"):
+            raise DataError(f"corpus {corpus!r} is not there ({corpus_dir(corpus)}); "
+                            f"run: python -m wgpt_lite data build {corpus} --source ...")
+        print(f"building {corpus} (first use; minutes on 2 cores)...", file=sys.stderr)
+        build_corpus(corpus)
+    return corpus_dir(corpus)
+
+
+def load_clip(corpus: str, row: dict) -> torch.Tensor:
+    """A manifest row's audio, cropped to whole frames; AudioError when it is unusable."""
+    wav = audio.crop_to_frames(audio.load_audio(corpus_dir(corpus) / row["path"]))
+    if wav.shape[-1] == 0:
+        raise AudioError(f"{row['path']}: shorter than one {audio.HOP}-sample frame")
+    if float(wav.abs().max()) < SILENT_PEAK:
+        raise AudioError(f"{row['path']}: silent (peak below -60 dBFS)")
+    return wav
+
+
+def _map_clips(fn, rows: list[dict], desc: str) -> list:
+    """``fn(row)`` over clips in threads (soundfile, soxr and torch release the GIL), in order."""
+    from tqdm.auto import tqdm
+
+    with ThreadPoolExecutor(EXTRACT_THREADS) as pool:
+        return list(tqdm(pool.map(fn, rows), total=len(rows), desc=desc, unit="clip", disable=len(rows) < 20))
+
+
+def _report_skipped(where: str, skipped: list[dict]) -> None:
+    if skipped:
+        print(f"{where}: skipped {len(skipped)} clips:", file=sys.stderr)
+        for item in skipped:
+            print(f"  {item['item']}: {item['reason']}", file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------
+# The melvq stand-in, fitted on the training split only
+
+
+def corpus_tokenizer(corpus: str, tokenizer="auto", k: int | None = None):
+    """The tokenizer for a corpus: ``auto`` resolved; melvq fitted on its training split.
+
+    The fitted codebook is cached under ``home_dir()/tokenizers/`` (keyed by the training
+    manifest, k, the mel settings and the fitting recipe) and loaded on later calls.
+    ``k`` defaults to the corpus's ``melvq_k`` (1024; 128 for the tiny samples). A
+    tokenizer object is returned as it is.
+
+    >>> tok = corpus_tokenizer("sample-music")
+    >>> tok.name, tok.vocab_size
+    ('melvq', 128)
+    """
+    from wgpt_lite.tokenizers import MelVQTokenizer, get_tokenizer
+
+    if not isinstance(tokenizer, str):
+        return tokenizer
+    tok = get_tokenizer(tokenizer, k=k or corpus_spec(corpus).melvq_k)
+    if tok.name != "melvq" or tok.fitted:
+        return tok
+    ensure_corpus(corpus)
+    key = settings_key(corpus=corpus, manifest=manifest_sha256(corpus), split="train", tokenizer=tok.settings(),
+                       mel=mel_settings(), fit_frames=MELVQ_FIT_FRAMES, seed=MELVQ_SEED, version=FEATURE_VERSION)
+    path = home_dir() / "tokenizers" / f"melvq-{corpus}-{key}.pt"
+    if not path.is_file():
+        tok.fit(training_mels(corpus), seed=MELVQ_SEED, max_frames=MELVQ_FIT_FRAMES)
+        tok.save(path)  # atomic: temp file + rename
+    fitted = MelVQTokenizer.load(path)
+    fitted.auto_reason = getattr(tok, "auto_reason", "melvq requested")
+    fitted.path = path
+    return fitted
+
+
+def training_mels(corpus: str, max_frames: int = MELVQ_FIT_FRAMES) -> list[torch.Tensor]:
+    """Log-mel frames of the training split, evenly thinned to about ``max_frames`` in all."""
+    rows = read_manifest(corpus, "train")
+    total = sum(row["seconds"] for row in rows) * audio.FRAME_RATE
+    stride = max(1, int(np.ceil(total / max_frames)))
+
+    def mel_of(row):
+        try:
+            return audio.log_mel(load_clip(corpus, row))[::stride]
+        except AudioError:
+            return None  # features() lists the skipped clips; the fit just does without them
+
+    return [mel for mel in _map_clips(mel_of, rows, f"{corpus} train mels") if mel is not None]
+
+
+# ---------------------------------------------------------------------------
+# Extraction
+
+
+def features(corpus: str, split: str, tokenizer="auto"):
+    """Tokens + log-mel of every clip of ``corpus``/``split`` as a cached ``datasets.Dataset``.
+
+    ``tokenizer``: ``"auto"`` | ``"encodec"`` | ``"melvq"`` or a tokenizer object. A
+    missing mini corpus is built first. Unusable clips (unreadable, empty, silent) are
+    skipped and listed on stderr and in the cache's ``extraction.json``.
+    """
+    import datasets
+
+    ensure_corpus(corpus)
+    rows = read_manifest(corpus, split)
+    tok = corpus_tokenizer(corpus, tokenizer)
+    final = home_dir() / "features" / f"{corpus}-{split}-{tok.name}-{feature_key(corpus, split, tok)}"
+    if (final / "extraction.json").is_file():
+        return datasets.load_from_disk(str(final))
+    tmp = final.with_name(f"{final.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    started = time.perf_counter()
+    try:
+        dataset, skipped = _extract(corpus, split, rows, tok)
+        dataset.save_to_disk(str(tmp))
+        info = {"corpus": corpus, "split": split, "tokenizer": tok.settings(), "mel": mel_settings(),
+                "version": FEATURE_VERSION, "clips": len(dataset), "seconds": round(sum(dataset["seconds"]), 2),
+                "extract_seconds": round(time.perf_counter() - started, 2), "skipped": skipped}
+        (tmp / "extraction.json").write_text(json.dumps(info, indent=1) + "\n")  # last: marks it complete
+        if final.exists():  # an untrusted leftover (no extraction.json)
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    _report_skipped(f"{corpus}/{split}", skipped)
+    return datasets.load_from_disk(str(final))
+
+
+def clip_features(wav: torch.Tensor, tokenizer) -> tuple[torch.Tensor, torch.Tensor]:
+    """(tokens [frames], log-mel [frames, 64]) of one clip; melvq reuses the mel it is given."""
+    mel = audio.log_mel(wav)
+    tokens = tokenizer.encode_mel(mel) if hasattr(tokenizer, "encode_mel") else tokenizer.encode(wav)
+    if tokens.shape[0] != mel.shape[0]:
+        raise DataError(f"{tokenizer.name} gave {tokens.shape[0]} tokens for {mel.shape[0]} mel frames")
+    return tokens, mel
+
+
+def _extract(corpus: str, split: str, rows: list[dict], tok):
+    def one(row):
+        try:
+            tokens, mel = clip_features(load_clip(corpus, row), tok)
+        except AudioError as err:
+            return {"item": row["path"], "reason": str(err)}
+        return row["id"], tokens.cpu().numpy().astype(np.int16), mel.cpu().numpy().astype(np.float16)
+
+    with torch.inference_mode():
+        results = _map_clips(one, rows, f"{corpus}/{split} features")
+    kept = [r for r in results if isinstance(r, tuple)]
+    skipped = [r for r in results if isinstance(r, dict)]
+    if not kept:
+        raise DataError(f"{corpus}/{split}: no usable clip ({len(skipped)} skipped, e.g. {skipped[:1]})")
+    return to_dataset(kept, f"{corpus}/{split}"), skipped
+
+
+def feature_schema():
+    import datasets
+
+    return datasets.Features({
+        "id": datasets.Value("string"),
+        "tokens": datasets.List(datasets.Value("int16")),
+        "mel": datasets.List(datasets.List(datasets.Value("float16"), length=audio.N_MELS)),
+        "seconds": datasets.Value("float64"),
+    })
+
+
+def to_dataset(clips: list[tuple[str, np.ndarray, np.ndarray]], description: str):
+    """(id, int16 tokens, float16 mel) triples -> Dataset, built as Arrow arrays (no per-frame Python)."""
+    import datasets
+    import pyarrow as pa
+
+    lengths = np.array([len(tokens) for _, tokens, _ in clips])
+    offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
+    mel_values = pa.array(np.concatenate([mel for _, _, mel in clips]).reshape(-1))
+    table = pa.table({
+        "id": [clip_id for clip_id, _, _ in clips],
+        "tokens": pa.ListArray.from_arrays(offsets, pa.array(np.concatenate([t for _, t, _ in clips]))),
+        "mel": pa.ListArray.from_arrays(offsets, pa.FixedSizeListArray.from_arrays(mel_values, audio.N_MELS)),
+        "seconds": pa.array(lengths * audio.HOP / audio.SAMPLE_RATE, type=pa.float64()),
+    })
+    schema = feature_schema()
+    info = datasets.DatasetInfo(description=description, features=schema)
+    return datasets.Dataset(datasets.table.InMemoryTable(table.cast(schema.arrow_schema)), info=info)
