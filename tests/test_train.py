@@ -115,7 +115,7 @@ def test_checkpoint_of_another_model_or_preset_is_refused_by_name(data, tmp_path
         train(fresh_model("hybrid"), train_ds, eval_batch, CONFIG, tmp_path, run_info("hybrid"), resume=True)
     with pytest.raises(CheckpointError, match="preset 'smoke' \\(this run: 'mini'\\)"):
         train(fresh_model("gpt-s", "mini"), train_ds, eval_batch, CONFIG, tmp_path, run_info("gpt-s", "mini"), resume=True)
-    with pytest.raises(CheckpointError, match="training budget"):
+    with pytest.raises(CheckpointError, match="steps 20 \\(this run: 30\\)"):
         train(fresh_model("gpt-s"), train_ds, eval_batch, train_config("smoke", steps=30), tmp_path, run_info("gpt-s"),
               resume=True)
     with pytest.raises(CheckpointError, match="--resume"):

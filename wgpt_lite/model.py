@@ -149,7 +149,7 @@ class GPT(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
-        self.wte = nn.Embedding(config.vocab_size, config.n_embd - config.d_mel)
+        self.wte = nn.Embedding(config.vocab_size, config.n_embd - config.d_mel)  # the hybrid fills the rest with mel
         self.wpe = nn.Embedding(config.context, config.n_embd)
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config.n_embd, config.n_head, config.dropout) for _ in range(config.n_layer))
@@ -162,7 +162,7 @@ class GPT(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
     def embed(self, ids: torch.Tensor, mel: torch.Tensor | None) -> torch.Tensor:
-        return self.wte(ids)  # [B, T, n_embd]
+        return self.wte(ids)  # [B, T, n_embd]; the hybrid overrides this
 
     def forward(self, ids: torch.Tensor, mel: torch.Tensor | None = None, targets: torch.Tensor | None = None):
         B, T = ids.shape

@@ -202,15 +202,14 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
 
 def check_identity(checkpoint: dict, run: RunInfo, model: GPT, config: TrainConfig, path: Path) -> None:
     """Refuse, in words, a checkpoint of another model, preset, corpus, tokenizer, shape or budget."""
-    saved = checkpoint.get("run", {})
-    wanted = asdict(run)
-    differ = [f"{key} {saved.get(key)!r} (this run: {wanted[key]!r})" for key in wanted if saved.get(key) != wanted[key]]
-    if not differ and checkpoint.get("model_config") != asdict(model.config):
-        differ = [f"model shape {checkpoint.get('model_config')} (this run: {asdict(model.config)})"]
-    budget = {key: value for key, value in asdict(config).items() if key != "compile"}  # compiling changes no number
-    saved_budget = {key: value for key, value in checkpoint.get("train_config", {}).items() if key != "compile"}
-    if not differ and saved_budget != budget:
-        differ = [f"training budget {saved_budget} (this run: {budget})"]
+    def differences(saved: dict, wanted: dict, ignore=()) -> list[str]:
+        return [f"{key} {saved.get(key)!r} (this run: {value!r})" for key, value in wanted.items()
+                if key not in ignore and saved.get(key) != value]
+
+    # The first list that differs says it best: a model name before the shapes that follow from it.
+    differ = (differences(checkpoint.get("run", {}), asdict(run))
+              or differences(checkpoint.get("model_config", {}), asdict(model.config))
+              or differences(checkpoint.get("train_config", {}), asdict(config), ignore=("compile",)))
     if differ:
         raise CheckpointError(f"{path} was written for another run: {'; '.join(differ)}. "
                               "Use another output folder, or delete that checkpoint to start over")
