@@ -13,7 +13,7 @@ import sys
 from wgpt_lite.errors import WgptError
 
 # Modules that contribute sub-commands, in the order --help lists them.
-COMMAND_MODULES = ("wgpt_lite.demo", "wgpt_lite.corpora", "wgpt_lite.reproduce")
+COMMAND_MODULES = ("wgpt_lite.environment", "wgpt_lite.demo", "wgpt_lite.corpora", "wgpt_lite.reproduce")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,6 +20,39 @@ def _axes(ax):
     return plt.subplots(figsize=(10, 3))[1]
 
 
+def plot_waveform(wav: torch.Tensor, ax=None, title: str = "waveform, 24 kHz mono"):
+    """Amplitude against seconds."""
+    ax = _axes(ax)
+    seconds = torch.arange(wav.shape[-1]) / SAMPLE_RATE
+    ax.plot(seconds.numpy(), wav.numpy(), lw=0.4, color="0.3")
+    ax.set(xlabel="time (s)", ylabel="amplitude", xlim=(0, wav.shape[-1] / SAMPLE_RATE), title=title)
+    return ax
+
+
+def plot_power_spectrogram(power: torch.Tensor, ax=None, title: str = "power spectrogram (linear frequency)"):
+    """Power [freq, frames] from ``audio.power_spectrogram`` in dB, frequency in kHz on y."""
+    ax = _axes(ax)
+    decibels = 10 * torch.log10(power.clamp(min=1e-10))
+    image = ax.imshow(decibels.cpu().numpy(), origin="lower", aspect="auto", cmap="magma", vmin=decibels.max().item() - 80,
+                      extent=(0, power.shape[-1] / FRAME_RATE, 0, SAMPLE_RATE / 2000))
+    ax.figure.colorbar(image, ax=ax, pad=0.01, label="dB")
+    ax.set(xlabel="time (s)", ylabel="frequency (kHz)", title=title)
+    return ax
+
+
+def plot_mel_filters(ax=None):
+    """The 64 triangular mel filters over linear frequency: narrow and low, wide and high."""
+    from wgpt_lite.audio import mel_filters
+
+    ax = _axes(ax)
+    filters = mel_filters()
+    khz = torch.linspace(0, SAMPLE_RATE / 2000, filters.shape[1])
+    for row in filters[::2]:  # every other filter keeps the picture readable
+        ax.plot(khz.numpy(), row.numpy(), lw=0.8)
+    ax.set(xlabel="frequency (kHz)", ylabel="weight", title=f"mel filterbank: {filters.shape[0]} filters (every 2nd drawn)")
+    return ax
+
+
 def plot_causal_frame(wav: torch.Tensor, t: int, ax=None, n_fft: int = N_FFT):
     """The waveform around frame ``t``, with the samples mel frame ``t`` sees shaded.
 
@@ -70,10 +103,7 @@ def frontend_figure(wav: torch.Tensor, mel: torch.Tensor, tokens: torch.Tensor, 
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(4, 1, figsize=(11, 10), constrained_layout=True)
-    seconds = torch.arange(wav.shape[-1]) / SAMPLE_RATE
-    axes[0].plot(seconds.numpy(), wav.numpy(), lw=0.4, color="0.3")
-    axes[0].set(xlabel="time (s)", ylabel="amplitude", xlim=(0, wav.shape[-1] / SAMPLE_RATE),
-                title=title or "waveform, 24 kHz mono")
+    plot_waveform(wav, axes[0], title=title or "waveform, 24 kHz mono")
     plot_causal_frame(wav, frame, axes[1])
     plot_log_mel(mel, axes[2])
     plot_tokens(tokens, axes[3], tokenizer_name, vocab_size)
@@ -104,3 +134,22 @@ def explorer_figure(wav: torch.Tensor, frame: int, n_fft: int = N_FFT, title: st
     if title:
         fig.suptitle(title)
     return fig
+
+
+def plot_token_histogram(counts: torch.Tensor, ax=None, title: str = "token frequencies"):
+    """Token ids sorted by frequency (log scale): a few common tokens, a long tail."""
+    ax = _axes(ax)
+    ranked = counts.sort(descending=True).values.double()
+    ax.semilogy((ranked / ranked.sum()).numpy(), lw=1)
+    ax.set(xlabel="token rank", ylabel="probability", title=title)
+    return ax
+
+
+def plot_codebook(codebook: torch.Tensor, ax=None, title: str = "melvq codebook: each column one centroid spectrum"):
+    """Centroids [k, 64] as an image, ordered by loudness so similar spectra sit together."""
+    ax = _axes(ax)
+    order = codebook.mean(1).argsort()
+    image = ax.imshow(codebook[order].T.numpy(), origin="lower", aspect="auto", cmap="magma")
+    ax.figure.colorbar(image, ax=ax, pad=0.01)
+    ax.set(xlabel="centroid (sorted by mean level)", ylabel="mel bin", title=title)
+    return ax

@@ -1,0 +1,53 @@
+"""``python -m wgpt_lite env``: what this machine gives the kit, and what the kit will choose.
+
+The first thing to run on a new machine (and the first cell of notebook 00): the
+device and precision training will use, the default preset, which tokenizer ``auto``
+picks and why, and where corpora and caches live.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+
+import torch
+
+
+def environment_report() -> dict[str, str]:
+    """An ordered ``{fact: value}`` description of the machine and the kit's choices."""
+    from wgpt_lite import __version__
+    from wgpt_lite.corpora import CORPORA, is_built
+    from wgpt_lite.settings import default_preset, home_dir, offline
+    from wgpt_lite.tokenizers import encodec_checkpoint_candidates, get_tokenizer
+    from wgpt_lite.train import pick_device, pick_precision
+
+    device = pick_device()
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
+    preset = default_preset()
+    tok = get_tokenizer("auto")
+    return {
+        "wgpt_lite": __version__,
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "device": f"{device.type} ({name})",
+        "precision for training": pick_precision(device),
+        "CPU threads": str(torch.get_num_threads()),
+        "preset": preset + (" (from WGPT_PRESET)" if os.environ.get("WGPT_PRESET") else " (default for this machine)"),
+        "tokenizer 'auto' picks": f"{tok.name}: {tok.auto_reason}",
+        "EnCodec weights looked for in": " ; ".join(str(p) for p in encodec_checkpoint_candidates()),
+        "network": "off (WGPT_OFFLINE)" if offline() else "allowed",
+        "corpora, caches, tokenizers": str(home_dir()),
+        "corpora built": ", ".join(c for c in CORPORA if is_built(c)) or "none yet",
+    }
+
+
+def format_report(report: dict[str, str]) -> str:
+    width = max(map(len, report))
+    return "\n".join(f"{key:<{width}}  {value}" for key, value in report.items())
+
+
+def add_commands(subparsers) -> None:
+    parser = subparsers.add_parser("env", help="show the device, precision, preset and tokenizer the kit will use",
+                                   description=__doc__)
+    parser.set_defaults(func=lambda args: print(format_report(environment_report())))
