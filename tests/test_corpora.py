@@ -212,7 +212,8 @@ def test_maestro_loader_on_a_local_stand_in(home, tmp_path, monkeypatch):
     root = tmp_path / "maestro-v3.0.0"
     (root / "2018").mkdir(parents=True)
     pieces = [("train", "Chopin", "Ballade", 45.0), ("train", "Bach", "Prelude", 12.0),
-              ("validation", "Liszt", "Etude", 25.0), ("test", "Haydn", "Sonata", 35.0), ("train", "Bad", "Broken", 30.0)]
+              ("validation", "Liszt", "Etude", 25.0), ("test", "Haydn", "Sonata", 35.0), ("train", "Bad", "Broken", 30.0),
+              ("train", "Quiet", "Silence", 20.0), ("train", "Empty", "Nothing", 20.0)]
     with open(root / corpora.MAESTRO_CSV, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["canonical_composer", "canonical_title", "split", "year", "midi_filename", "audio_filename", "duration"])
@@ -220,6 +221,10 @@ def test_maestro_loader_on_a_local_stand_in(home, tmp_path, monkeypatch):
             stem = f"2018/piece-{i}"
             if composer == "Bad":
                 (root / f"{stem}.wav").write_bytes(b"RIFF....WAVEfmt garbage")
+            elif composer == "Empty":
+                (root / f"{stem}.wav").write_bytes(b"")
+            elif composer == "Quiet":
+                sf.write(root / f"{stem}.wav", np.zeros((int(seconds * 44100), 2)), 44100)
             else:
                 sf.write(root / f"{stem}.wav", tone(seconds, 44100, 110 * (i + 1), channels=2), 44100)
             (root / f"{stem}.midi").write_bytes(b"MThd")
@@ -230,10 +235,23 @@ def test_maestro_loader_on_a_local_stand_in(home, tmp_path, monkeypatch):
     assert [r["seconds"] for r in rows if r["speaker"] == "Chopin"] == [22.5, 22.5]  # 45 s -> two equal segments
     assert {r["speaker"]: r["split"] for r in rows} == {"Chopin": "train", "Bach": "train", "Liszt": "validation",
                                                        "Haydn": "test"}
-    assert [s["item"] for s in wl.corpus_summary("maestro")["skipped"]] == ["2018/piece-4.wav"]
+    skipped = {s["item"]: s["reason"] for s in wl.corpus_summary("maestro")["skipped"]}
+    assert sorted(skipped) == ["2018/piece-4.wav", "2018/piece-5.wav", "2018/piece-6.wav"]
+    assert "silent" in skipped["2018/piece-5.wav"] and "not readable" in skipped["2018/piece-6.wav"]
 
 
 def test_maestro_without_a_folder_says_where_to_put_it(home, monkeypatch):
     monkeypatch.delenv("WGPT_MAESTRO_DIR", raising=False)
     with pytest.raises(DataError, match="WGPT_MAESTRO_DIR"):
         wl.build_corpus("maestro", jobs=1)
+
+
+def test_cli_lists_corpora_and_rejects_unknown_names(home, capsys):
+    from wgpt_lite.cli import main
+
+    assert main(["data", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert all(name in listing for name in wl.CORPORA) and "sample-speech" in listing and "train" in listing
+    with pytest.raises(SystemExit):
+        main(["data", "build", "librispeach"])
+    assert "mini-speech" in capsys.readouterr().err

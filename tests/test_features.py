@@ -131,3 +131,14 @@ def test_a_split_with_no_usable_clip_raises(home):
 def test_unknown_split_lists_the_splits(home):
     with pytest.raises(DataError, match="splits: train, validation"):
         wl.features("sample-music", "test", "melvq")
+
+
+def test_a_missing_mini_corpus_is_built_on_first_use(home, monkeypatch):
+    def fake_build(name):
+        shutil.copytree(corpora.SAMPLE_DIR / "music", corpora.corpus_dir(name))
+
+    monkeypatch.setattr(feat, "build_corpus", fake_build)
+    assert wl.features("mini-music", "validation", "melvq")["id"] == [r["id"] for r in
+                                                                     wl.read_manifest("mini-music", "validation")]
+    with pytest.raises(DataError, match="data build librispeech"):
+        wl.features("librispeech", "train", "melvq")

@@ -11,7 +11,7 @@ The cache is written into a temporary folder and renamed when complete; a folder
 trusted only when its ``extraction.json`` (written last) is there.
 
     >>> import wgpt_lite as wl
-    >>> ds = wl.features("sample-speech", "train")      # fits melvq on train, extracts, caches
+    >>> ds = wl.features("sample-speech", "train", "melvq")   # fits melvq on train, extracts, caches
     >>> ds[0]["id"], len(ds[0]["tokens"]) == len(ds[0]["mel"])
     ('train-00-flite-slt', True)
 
@@ -111,7 +111,7 @@ def corpus_tokenizer(corpus: str, tokenizer="auto", k: int | None = None):
     ``k`` defaults to the corpus's ``melvq_k`` (1024; 128 for the tiny samples). A
     tokenizer object is returned as it is.
 
-    >>> tok = corpus_tokenizer("sample-music")
+    >>> tok = corpus_tokenizer("sample-music", "melvq")
     >>> tok.name, tok.vocab_size
     ('melvq', 128)
     """
@@ -174,7 +174,7 @@ def features(corpus: str, split: str, tokenizer="auto"):
     started = time.perf_counter()
     try:
         dataset, skipped = _extract(corpus, split, rows, tok)
-        dataset.save_to_disk(str(tmp))
+        _quiet_save(dataset, tmp)
         info = {"corpus": corpus, "split": split, "tokenizer": tok.settings(), "mel": mel_settings(),
                 "version": FEATURE_VERSION, "clips": len(dataset), "seconds": round(sum(dataset["seconds"]), 2),
                 "extract_seconds": round(time.perf_counter() - started, 2), "skipped": skipped}
@@ -186,6 +186,19 @@ def features(corpus: str, split: str, tokenizer="auto"):
         shutil.rmtree(tmp, ignore_errors=True)
     _report_skipped(f"{corpus}/{split}", skipped)
     return datasets.load_from_disk(str(final))
+
+
+def _quiet_save(dataset, path: Path) -> None:
+    """save_to_disk without datasets' per-shard progress bar (our own bar already ran)."""
+    import datasets
+
+    was_enabled = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        dataset.save_to_disk(str(path))
+    finally:
+        if was_enabled:
+            datasets.enable_progress_bars()
 
 
 def clip_features(wav: torch.Tensor, tokenizer) -> tuple[torch.Tensor, torch.Tensor]:
