@@ -15,20 +15,25 @@ from pathlib import Path
 import torch
 
 from wgpt_lite.audio import FRAME_RATE, SAMPLE_RATE, load_audio, log_mel
-from wgpt_lite.settings import REPO_ROOT
+from wgpt_lite.errors import WgptError
 from wgpt_lite.tokenizers import TOKENIZERS, get_tokenizer
 
-SAMPLE_DIR = REPO_ROOT / "data" / "sample"
 DEMO_CODEBOOK_SIZE = 64  # one clip has a few hundred frames: too few for 1024 centroids
 
 
 def demo_clip(path: str | None = None) -> tuple[torch.Tensor, str]:
-    """The clip to show: ``path``, else the first committed sample, else a synthetic chirp."""
+    """The clip to show: ``path``, else the first committed speech sample, else a synthetic chirp."""
     if path:
         return load_audio(path), str(path)
-    samples = sorted(SAMPLE_DIR.glob("*.wav"))
-    if samples:
-        return load_audio(samples[0]), str(samples[0].relative_to(REPO_ROOT))
+    from wgpt_lite.corpora import corpus_dir, read_manifest
+
+    try:
+        row = read_manifest("sample-speech", "train")[0]
+    except WgptError:  # the committed sample is missing (e.g. an installed wheel without data/)
+        row = None
+    if row:
+        path = corpus_dir("sample-speech") / row["path"]
+        return load_audio(path), f"{row['id']} ({row['speaker']})"
     t = torch.arange(3 * SAMPLE_RATE) / SAMPLE_RATE
     chirp = 0.3 * torch.sin(2 * math.pi * (200 * t + 300 * t**2)) * (1 + torch.sin(2 * math.pi * 2 * t)) / 2
     return chirp.float(), "synthetic chirp (no sample found)"
@@ -66,7 +71,7 @@ def add_commands(subparsers) -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--audio", default=None,
-                        help="audio file to show (any format soundfile reads); default: the first file in data/sample/")
+                        help="audio file to show (any format soundfile reads); default: the first committed speech sample")
     parser.add_argument("--tokenizer", default="auto", choices=TOKENIZERS,
                         help="'encodec' needs its weights; 'auto' uses them when present, else 'melvq' (default: auto)")
     parser.add_argument("--out", default="results/frontend_demo.png", help="where to write the figure (default: %(default)s)")

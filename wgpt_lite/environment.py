@@ -34,7 +34,7 @@ def environment_report() -> dict[str, str]:
         "precision for training": pick_precision(device),
         "CPU threads": str(torch.get_num_threads()),
         "preset": preset + (" (from WGPT_PRESET)" if os.environ.get("WGPT_PRESET") else " (default for this machine)"),
-        "tokenizer 'auto' picks": f"{tok.name}: {tok.auto_reason}",
+        "tokenizer 'auto' picks": f"{tok.name}, because {tok.auto_reason}",
         "EnCodec weights looked for in": " ; ".join(str(p) for p in encodec_checkpoint_candidates()),
         "network": "off (WGPT_OFFLINE)" if offline() else "allowed",
         "corpora, caches, tokenizers": str(home_dir()),

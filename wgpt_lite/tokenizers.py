@@ -370,8 +370,8 @@ def get_tokenizer(name: str = "auto", path: str | os.PathLike | None = None, k: 
         return MelVQTokenizer.load(path) if path else MelVQTokenizer(k=k)
     try:
         tok = EncodecTokenizer(device=device)
-        tok.auto_reason = f"EnCodec weights loaded ({tok.weights})"
+        tok.auto_reason = f"its weights loaded from {tok.weights}"
     except TokenizerError as err:
         tok = MelVQTokenizer.load(path) if path else MelVQTokenizer(k=k)
-        tok.auto_reason = f"melvq stand-in: {str(err).split('. ')[0]}"
+        tok.auto_reason = str(err).split('. ')[0]  # e.g. "EnCodec 24 kHz weights not found (offline ...)"
     return tok
