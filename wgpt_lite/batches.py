@@ -46,14 +46,14 @@ def clip_arrays(dataset) -> ClipArrays:
     """The concatenated arrays of a feature dataset (prepared once per dataset fingerprint)."""
     key = dataset._fingerprint
     if key not in _PREPARED:
-        import pyarrow as pa
+        import pyarrow.compute as pc
 
         if len(_PREPARED) >= _MAX_PREPARED:
             _PREPARED.pop(next(iter(_PREPARED)))
         table = (dataset.flatten_indices() if dataset._indices is not None else dataset).data.table
         tokens_col = table.column("tokens").combine_chunks()
         mel_col = table.column("mel").combine_chunks()
-        lengths = np.asarray(pa.compute.list_value_length(tokens_col).to_numpy(zero_copy_only=False), dtype=np.int64)
+        lengths = np.asarray(pc.list_value_length(tokens_col).to_numpy(zero_copy_only=False), dtype=np.int64)
         # widened once here so that a crop is a plain gather: no per-step cast (see _crops)
         tokens = np.asarray(tokens_col.flatten().to_numpy(zero_copy_only=False), dtype=np.int64)
         mel = mel_col.flatten().flatten().to_numpy(zero_copy_only=False).astype(np.float32).reshape(len(tokens), -1)

@@ -173,13 +173,26 @@ def build_corpus(name: str, minutes: float | None = None, jobs: int | None = Non
         rows, skipped, about = builder(tmp, spec, budgets, jobs, source=source, config=config)
         shutil.rmtree(tmp / "_work", ignore_errors=True)
         _write_manifest(tmp, spec, rows, skipped, minutes, time.perf_counter() - started, about)
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+        publish(tmp, final, "summary.json", replace=force)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     _report_skipped(name, skipped)
     return final
+
+
+def publish(tmp: Path, final: Path, marker: str, replace: bool = False) -> None:
+    """Rename a finished temporary folder into place: the one step that makes it trusted.
+
+    A leftover ``final`` without its ``marker`` file (an old crash) is replaced; a complete
+    one that another process published meanwhile is kept unless ``replace``.
+    """
+    if final.exists() and (replace or not (final / marker).is_file()):
+        shutil.rmtree(final)
+    try:
+        os.replace(tmp, final)
+    except OSError:
+        if not (final / marker).is_file():
+            raise  # not the benign race: a real filesystem problem
 
 
 def _write_manifest(root: Path, spec: CorpusSpec, rows: list[dict], skipped: list[dict], minutes: float,
@@ -303,8 +316,12 @@ def _need_tool(tool: str, package: str) -> str:
     return path
 
 
-def _run(cmd: list[str], **kwargs) -> None:
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, **kwargs)
+def _run(cmd: list[str]) -> None:
+    """Run a synthesis tool; its failure is an AudioError (the clip is skipped, the build goes on)."""
+    try:
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise AudioError(f"{Path(cmd[0]).name} did not run: {err}") from err
     if result.returncode != 0:
         raise AudioError(f"{Path(cmd[0]).name} failed ({result.returncode}): {result.stderr.strip()[-300:]}")
 

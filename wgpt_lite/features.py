@@ -35,7 +35,7 @@ import torch
 
 from wgpt_lite import audio
 from wgpt_lite.corpora import (SILENT_PEAK, build_corpus, corpus_dir, corpus_spec, is_built, manifest_sha256,
-                               read_manifest)
+                               publish, read_manifest)
 from wgpt_lite.errors import AudioError, DataError
 from wgpt_lite.settings import home_dir
 
@@ -179,9 +179,7 @@ def features(corpus: str, split: str, tokenizer="auto"):
                 "version": FEATURE_VERSION, "clips": len(dataset), "seconds": round(sum(dataset["seconds"]), 2),
                 "extract_seconds": round(time.perf_counter() - started, 2), "skipped": skipped}
         (tmp / "extraction.json").write_text(json.dumps(info, indent=1) + "\n")  # last: marks it complete
-        if final.exists():  # an untrusted leftover (no extraction.json)
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+        publish(tmp, final, "extraction.json")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     _report_skipped(f"{corpus}/{split}", skipped)
