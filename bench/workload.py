@@ -1,0 +1,99 @@
+"""What the training benchmarks run: the kit's training step, its plain reference, and their FLOPs.
+
+``train_step`` is one iteration of the loop in ``wgpt_lite.train.train`` (autocast forward
+with targets, backward, unscale, clip, AdamW) on a fixed random batch, without data
+loading, logging or the LR schedule, which cost microseconds. ``train.py`` builds its
+optimizer and step inline; the lines below mirror them and must follow any change there.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from wgpt_lite.model import GPT, CausalSelfAttention, build_model
+from wgpt_lite.train import TRAIN_PRESETS, autocast
+
+OPTIMIZER_RANGE = "optimizer step and clipping"
+
+
+def random_batch(model: GPT, batch: int, context: int, device: torch.device, seed: int = 0):
+    """(tokens [batch, context + 1], mel [batch, context + 1, n_mels]) as ``random_crops`` returns them."""
+    generator = torch.Generator().manual_seed(seed)
+    config = model.config
+    tokens = torch.randint(0, config.vocab_size, (batch, context + 1), generator=generator)
+    mel = torch.randn(batch, context + 1, config.n_mels, generator=generator)
+    return tokens.to(device), mel.to(device)
+
+
+def train_step(model: GPT, batch, device: torch.device, precision: str, compile: bool = False):
+    """A closure running one optimizer step of train.py's loop on ``batch``; the model is moved to ``device``."""
+    config = TRAIN_PRESETS["paper"]
+    model = model.to(device).train()
+    forward = torch.compile(model) if compile else model
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.9, config.beta2),
+                                  weight_decay=config.weight_decay, fused=device.type == "cuda")
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+    tokens, mel = batch
+
+    def step():
+        with autocast(device, precision):
+            _, loss = forward(tokens[:, :-1], mel=mel[:, :-1], targets=tokens[:, 1:])
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        with torch.profiler.record_function(OPTIMIZER_RANGE):  # lets profile.py attribute this time
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+        return loss.item()  # train.py logs it every step (on a GPU this waits for the step)
+
+    return step
+
+
+class ExplicitAttention(CausalSelfAttention):
+    """Causal self-attention as a careful student writes it: scores, mask, softmax, weighted sum.
+
+    The same parameters as the kit's module; each of those four ops reads and writes a full
+    [batch, heads, T, T] tensor, where ``scaled_dot_product_attention`` fuses them in blocks.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, T, C = x.shape
+        q, k, v = self.c_attn(x).split(C, dim=2)
+        q, k, v = (z.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for z in (q, k, v))
+        scores = (q @ k.transpose(-2, -1)) / math.sqrt(k.shape[-1])
+        weights = F.softmax(scores.masked_fill(future_mask(T, x.device), float("-inf")), dim=-1)
+        y = (weights @ v).transpose(1, 2).contiguous().view(B, T, C)
+        return self.resid_dropout(self.c_proj(y))
+
+
+@lru_cache(maxsize=None)
+def future_mask(T: int, device: torch.device) -> torch.Tensor:
+    """True above the diagonal; made once per length, as nanoGPT keeps it in a buffer."""
+    return torch.ones(T, T, dtype=torch.bool, device=device).triu(diagonal=1)
+
+
+def reference_model(name: str, preset: str = "paper", **overrides) -> GPT:
+    """The kit's model (same shapes, parameters and init) with every attention written out explicitly."""
+    model = build_model(name, preset, **overrides)
+    for module in model.modules():
+        if type(module) is CausalSelfAttention:
+            module.__class__ = ExplicitAttention  # same attributes and weights, other forward
+    return model
+
+
+def train_flops_per_token(model: GPT, context: int) -> float:
+    """Model FLOPs of one training token: 6 N + 12 (sum of attention widths) T.
+
+    N counts the parameters outside the embedding tables (a lookup does no arithmetic);
+    the attention term counts the full T x T scores and weighted sums forward and
+    backward, as PaLM's appendix B does, although a causal kernel needs about half.
+    """
+    embeddings = sum(m.weight.numel() for m in model.modules() if isinstance(m, nn.Embedding))
+    attention_width = sum(m.c_proj.in_features for m in model.modules() if isinstance(m, CausalSelfAttention))
+    return 6 * (model.num_params() - embeddings) + 12 * attention_width * context
