@@ -255,3 +255,22 @@ def test_cli_lists_corpora_and_rejects_unknown_names(home, capsys):
     with pytest.raises(SystemExit):
         main(["data", "build", "librispeach"])
     assert "mini-speech" in capsys.readouterr().err
+
+
+@needs("espeak-ng", "flite", "text2wave", "bible")
+def test_a_failing_or_silent_voice_is_skipped_and_listed(home, monkeypatch, capsys):
+    synthesize = corpora.synthesize
+
+    def flaky(voice, text, work):
+        if voice.engine == "festival":
+            raise wl.AudioError("text2wave failed (1): voice crashed")
+        wav = synthesize(voice, text, work)
+        return wav * 0 if voice.engine == "flite" else wav
+
+    monkeypatch.setattr(corpora, "synthesize", flaky)
+    path = wl.build_corpus("mini-speech", minutes=0.5, jobs=1)
+    rows = check_manifest(path, corpora.SPECS["mini-speech"])
+    assert {r["source"] for r in rows} == {"espeak-ng", "asterisk"}
+    reasons = [s["reason"] for s in wl.corpus_summary("mini-speech")["skipped"]]
+    assert any("voice crashed" in r for r in reasons) and any("silent" in r for r in reasons)
+    assert "skipped" in capsys.readouterr().err
