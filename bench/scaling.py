@@ -36,7 +36,7 @@ class Plan:
 
 def make_plan(quick: bool) -> Plan:
     if quick:
-        return Plan(batch=2, contexts=(64, 128), widths=(128, 256), width_context=64, repeats=1,
+        return Plan(batch=2, contexts=(128, 256), widths=(128, 256), width_context=128, repeats=1,
                     note="--quick: batch 2, two points per axis, one timed step each.")
     return Plan(batch=4, contexts=(128, 256, 512, 1024), widths=(128, 256, 512), width_context=256, repeats=2)
 

@@ -45,14 +45,8 @@ def time_calls(fn: Callable[[], object], device: torch.device, warmup: int = 1, 
 # --- peak memory --------------------------------------------------------------------------
 # On CUDA, torch's allocator counts it. On the CPU, torch keeps no statistics, so we read the
 # kernel's peak resident set size (VmHWM), which Linux lets a process reset (clear_refs 5).
-# glibc would serve the call's tensors from blocks freed earlier, already resident, and hide
-# them; during the measured call a low mmap threshold gives every tensor above 64 KiB pages
-# of its own. Afterwards the threshold goes to 32 MiB, where glibc's own adaptive threshold
-# settles, so that later timings see the usual allocator.
-
-_M_MMAP_THRESHOLD = -3  # from glibc's malloc.h
-_MEASURING_THRESHOLD = 64 << 10
-_USUAL_THRESHOLD = 32 << 20
+# glibc keeps freed blocks resident and would serve the call's tensors from them unseen;
+# malloc_trim(0) first hands every free page back, so each page the call touches counts.
 
 
 def call_peak_bytes(fn: Callable[[], object], device: torch.device) -> int | None:
@@ -65,16 +59,12 @@ def call_peak_bytes(fn: Callable[[], object], device: torch.device) -> int | Non
         torch.cuda.synchronize(device)
         return torch.cuda.max_memory_allocated(device) - before
     try:
-        mallopt = ctypes.CDLL("libc.so.6").mallopt
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
         _reset_peak_rss()
         before = _status_bytes("VmRSS")
     except (OSError, AttributeError, ValueError):
         return None  # not Linux with glibc
-    mallopt(_M_MMAP_THRESHOLD, _MEASURING_THRESHOLD)
-    try:
-        fn()
-    finally:
-        mallopt(_M_MMAP_THRESHOLD, _USUAL_THRESHOLD)
+    fn()
     return _status_bytes("VmHWM") - before
 
 

@@ -30,13 +30,18 @@ def random_batch(model: GPT, batch: int, context: int, device: torch.device, see
     return tokens.to(device), mel.to(device)
 
 
-def train_step(model: GPT, batch, device: torch.device, precision: str, compile: bool = False):
-    """A closure running one optimizer step of train.py's loop on ``batch``; the model is moved to ``device``."""
+def train_step(model: GPT, batch, device: torch.device, precision: str, compile: bool = False,
+               kit_optimizer: bool = True):
+    """A closure running one optimizer step of train.py's loop on ``batch``; the model is moved to ``device``.
+
+    ``kit_optimizer=False`` leaves AdamW's implementation to torch's default, as a plain script would.
+    """
     config = TRAIN_PRESETS["paper"]
     model = model.to(device).train()
     forward = torch.compile(model) if compile else model
+    implementation = {"fused": device.type == "cuda"} if kit_optimizer else {}  # train.py's choice
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.9, config.beta2),
-                                  weight_decay=config.weight_decay, fused=device.type == "cuda")
+                                  weight_decay=config.weight_decay, **implementation)
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
     tokens, mel = batch
 
