@@ -3,7 +3,8 @@ import torch
 
 import wgpt_lite as wl
 from conftest import tone_and_noise
-from wgpt_lite.causality import future_leak, model_future_leak, perturb_future, whisper_clamped_log_mel
+from wgpt_lite.causality import (future_leak, mel_influence, model_future_leak, perturb_future,
+                                  whisper_clamped_log_mel)
 
 
 def test_perturb_future_changes_exactly_the_future():
@@ -30,3 +31,13 @@ def test_model_logits_up_to_t_ignore_the_future_end_to_end(name):
         leak = model_future_leak(model, wav, tokenizer, t)
         assert leak["past_change"] == 0.0, leak
         assert leak["next_change"] > 0.0, leak
+
+
+def test_mel_influence_is_lower_triangular_for_the_hybrid():
+    torch.manual_seed(0)
+    model = wl.build_model("hybrid", "smoke", vocab_size=16).eval()
+    ids, mel = torch.randint(0, 16, (12,)), torch.randn(12, 64)
+    influence = mel_influence(model, ids, mel)
+    assert influence.shape == (12, 12)
+    assert torch.equal(influence.triu(1), torch.zeros(12, 12))
+    assert (influence.diagonal() > 0).all()

@@ -64,3 +64,20 @@ def model_future_leak(model: torch.nn.Module, wav: torch.Tensor, tokenizer, t: i
             return model(ids[None, :context], mel=mel[None, :context])[0][0]
 
     return future_leak(logits_of, wav, t)
+
+
+def mel_influence(model: torch.nn.Module, ids: torch.Tensor, mel: torch.Tensor) -> torch.Tensor:
+    """How strongly the logits at each position depend on each mel frame: [T positions, T frames].
+
+    Entry ``[p, s]`` is the gradient norm of position ``p``'s log-probabilities with
+    respect to mel frame ``s`` (one backward pass per position). A causal hybrid gives
+    exactly zero above the diagonal: position ``p`` cannot feel frame ``s > p``.
+    """
+    mel = mel.detach().clone().requires_grad_(True)  # [T, n_mels]
+    logits, _ = model(ids[None], mel=mel[None])
+    log_probs = logits[0].log_softmax(-1)  # [T, vocab]
+    rows = []
+    for position in range(ids.shape[0]):
+        (grad,) = torch.autograd.grad(log_probs[position].sum(), mel, retain_graph=True)
+        rows.append(grad.norm(dim=-1))
+    return torch.stack(rows)

@@ -114,21 +114,19 @@ def load_encodec_model(pretrained: bool = True) -> torch.nn.Module:
     downloads through torch hub unless ``WGPT_OFFLINE`` is set. Never falls back
     silently: missing weights raise ``TokenizerError`` saying where to put the file.
     """
+    local = next((p for p in encodec_checkpoint_candidates() if p.is_file()), None)
+    if pretrained and local is None and offline():  # decided before the (slow) encodec import
+        raise TokenizerError(_missing_weights_message("offline mode (WGPT_OFFLINE) and no local copy"))
     encodec = import_encodec()
     with warnings.catch_warnings():  # encodec 0.1.1 uses the deprecated weight_norm API; not ours to fix
         warnings.filterwarnings("ignore", message=".*weight_norm", category=FutureWarning)
         model = encodec.EncodecModel.encodec_model_24khz(pretrained=False)
     if not pretrained:
         return model
-    local = next((p for p in encodec_checkpoint_candidates() if p.is_file()), None)
     if local is not None:
-        state = _load_local_checkpoint(local)
-        source = str(local)
-    elif offline():
-        raise TokenizerError(_missing_weights_message("offline mode (WGPT_OFFLINE) and no local copy"))
+        state, source = _load_local_checkpoint(local), str(local)
     else:
-        state = _download_checkpoint(encodec)
-        source = "torch hub download"
+        state, source = _download_checkpoint(encodec), "torch hub download"
     try:
         model.load_state_dict(state)
     except RuntimeError as err:
