@@ -122,7 +122,7 @@ def device_rows(device: torch.device, plan: Plan) -> list[Row]:
             compiled = measure(Row(device, name, "compile", default_precision, *full), repeats, compile=True)
             compiled.notes.append(f"torch.compile, {default_precision}; first step includes compiling")
             rows.append(compiled)
-        elif device.type == "cpu":
+        else:
             rows.append(Row(device, name, "compile", default_precision, *full, failure="not measured in --quick"))
     return rows
 
