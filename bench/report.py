@@ -68,6 +68,11 @@ def ratio(numerator: float, denominator: float) -> str:
     return f"{numerator / denominator:.2f}×"
 
 
+def progress(message: str) -> None:
+    """One line on stderr while a long section runs (stdout carries the tables)."""
+    print(f"  {message}", file=sys.stderr, flush=True)
+
+
 def load_average() -> float:
     return os.getloadavg()[0]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from bench.report import Table
+from bench.report import Table, progress
 from bench.timing import time_calls
 from bench.workload import random_batch, train_flops_per_token, train_step
 from wgpt_lite.model import build_model
@@ -54,6 +54,7 @@ def measure(name: str, device: torch.device, plan: Plan, context: int, **overrid
     model = build_model(name, "paper", context=context, **overrides)
     step = train_step(model, random_batch(model, plan.batch, context, device), device, pick_precision(device))
     timing = time_calls(step, device, warmup=1, repeats=plan.repeats, memory=True)
+    progress(f"{name} T={context} width={model.config.n_embd}: {timing.seconds:.3g} s")
     return timing.seconds, train_flops_per_token(model, context) * plan.batch * context, timing.peak_bytes
 
 

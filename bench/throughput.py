@@ -13,7 +13,7 @@ import torch
 
 from bench import probe
 from bench.profile import CATEGORIES, time_by_category
-from bench.report import Table, Target, fmt, ratio
+from bench.report import Table, Target, fmt, progress, ratio
 from bench.timing import time_calls
 from bench.workload import random_batch, reference_model, train_flops_per_token, train_step
 from wgpt_lite.model import build_model
@@ -93,6 +93,8 @@ def measure(row: Row, repeats: int, compile: bool = False, profile: bool = False
             row.profile = time_by_category(step)
     except Exception as err:  # torch.compile raises many kinds; the table says which
         row.failure = f"failed: {type(err).__name__}: {str(err).splitlines()[0][:160]}"
+    progress(f"{row.device.type} {row.model} {row.path} {row.batch}×{row.context}: " +
+             (row.failure or f"first step {row.first_s:.2f} s, then {row.step_s:.3g} s"))
     return row
 
 
