@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 APT_PACKAGES := libsndfile1 sox espeak-ng flite festival festvox-kallpc16k festvox-us-slt-hts \
 	bible-kjv asterisk-core-sounds-en-g722 fluidsynth fluid-soundfont-gm
 
-.PHONY: setup apt demo test test-fast bench clean
+.PHONY: setup apt demo test bench clean
 
 setup: apt $(STAMP)
 
@@ -35,11 +35,16 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) install -q --no-deps "encodec==0.1.1"
 	@touch $(STAMP)
 
+# The kit's main job: the paper's experiment at `mini` size on the offline corpora
+# (builds them on first use); table, curves and logs in results/mini/.
 demo: setup
-	$(PY) -m wgpt_lite demo
+	$(PY) -m wgpt_lite reproduce --preset mini
 
+# Unit tests, then every notebook under nbval with the seconds-long `smoke` preset.
 test: setup
-	WGPT_OFFLINE=1 $(PY) -m pytest -q
+	WGPT_OFFLINE=1 $(PY) -m pytest -q tests
+	WGPT_OFFLINE=1 WGPT_PRESET=smoke $(PY) -m pytest -q -p no:cacheprovider --nbval-lax \
+		--nbval-sanitize-with notebooks/nbval_sanitize.cfg notebooks
 
 bench: setup
 	$(PY) -m bench

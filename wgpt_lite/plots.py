@@ -153,3 +153,28 @@ def plot_codebook(codebook: torch.Tensor, ax=None, title: str = "melvq codebook:
     ax.figure.colorbar(image, ax=ax, pad=0.01)
     ax.set(xlabel="centroid (sorted by mean level)", ylabel="mel bin", title=title)
     return ax
+
+
+class LiveCurves:
+    """Validation loss of every model trained so far, redrawn in place after each evaluation.
+
+    Pass it as ``on_eval`` to ``reproduce`` (or ``train``) in a notebook::
+
+        rows = reproduce("mini", ["mini-speech"], on_eval=LiveCurves())
+    """
+
+    def __init__(self):
+        self.runs: dict[str, dict[str, list[dict]]] = {}  # as results.load_runs gives them
+        self.handle = None
+
+    def __call__(self, run, record: dict) -> None:
+        from IPython.display import display
+
+        from wgpt_lite.results import plot_curves
+
+        self.runs.setdefault(run.corpus, {}).setdefault(run.model, []).append(record)
+        fig = plot_curves(self.runs)
+        if self.handle is None:
+            self.handle = display(fig, display_id=True)
+        else:
+            self.handle.update(fig)

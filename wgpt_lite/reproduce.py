@@ -28,11 +28,23 @@ import torch
 
 from wgpt_lite.errors import DataError, ModelError
 from wgpt_lite.model import MODELS, PRESETS, build_model
-from wgpt_lite.settings import default_preset
+from wgpt_lite.settings import REPO_ROOT, default_preset
 from wgpt_lite.train import (CHECKPOINT, RunInfo, TrainConfig, evaluate, model_from_checkpoint, pick_device,
                              pick_precision, train, train_config)
 
-DEFAULT_CORPORA = {"paper": "librispeech,maestro", "mini": "mini-speech,mini-music", "smoke": "mini-speech,mini-music"}
+# `smoke` uses the committed samples: seconds, no corpus to build (tests and notebook CI).
+DEFAULT_CORPORA = {"paper": "librispeech,maestro", "mini": "mini-speech,mini-music", "smoke": "sample-speech,sample-music"}
+
+
+def preset_corpora(preset: str) -> list[str]:
+    """The (speech, music) corpora a preset reproduces on by default."""
+    return DEFAULT_CORPORA[preset].split(",")
+
+
+def results_dir(preset: str) -> Path:
+    """Default output folder of a preset: ``results/<preset>`` at the top of the clone (or the cwd)."""
+    root = REPO_ROOT if (REPO_ROOT / "pyproject.toml").exists() else Path.cwd()
+    return root / "results" / preset
 
 
 class CorpusData:
@@ -59,36 +71,41 @@ def table_split(corpus: str) -> str:
 
 
 def train_model(name: str, data: CorpusData, preset: str, config: TrainConfig, out: Path, *, resume: bool = True,
-                device: str | None = None, progress: bool = True) -> dict:
+                device: str | None = None, progress: bool = True, on_eval=None) -> dict:
     """Train (or resume, or just re-score) one model on one corpus; return its table row."""
     torch.manual_seed(config.seed)  # the same initial weights on every machine
     model = build_model(name, preset, vocab_size=data.tokenizer.vocab_size)
     run = RunInfo(model=name, preset=preset, corpus=data.corpus, tokenizer=data.tokenizer.name)
     run_dir = out / data.corpus / name
-    final = train(model, data.train, data.validation, config, run_dir, run, resume=resume, device=device, progress=progress)
+    final = train(model, data.train, data.validation, config, run_dir, run, resume=resume, device=device, progress=progress,
+                  on_eval=on_eval)
     scores = evaluate(model, data.test, config.eval_batch_size, precision=pick_precision(pick_device(device)))
     return {"corpus": data.corpus, "model": name, "tokenizer": run.tokenizer, "params": model.num_params(),
             "split": data.table_split, **scores, "validation_nll": final["nll"], "steps": config.steps, "train_seconds": final["seconds"]}
 
 
 def reproduce(preset: str, corpora: list[str], tokenizer: str = "auto", out: str | Path | None = None,
-              models: tuple[str, ...] = MODELS, device: str | None = None, progress: bool = True, **budget) -> list[dict]:
+              models: tuple[str, ...] = MODELS, device: str | None = None, progress: bool = True, on_eval=None,
+              **budget) -> list[dict]:
     """Train ``models`` on each corpus with one budget; write the table, curves and logs; return the rows.
 
     ``budget`` overrides the preset's ``TrainConfig`` fields (e.g. ``steps=100``).
+    ``on_eval(run, record)`` is called after every evaluation (e.g. ``plots.LiveCurves``),
+    and once with each finished model's last evaluation when it is only re-scored.
 
     >>> rows = reproduce("mini", ["mini-speech", "mini-music"], out="results/mini")
     """
     from wgpt_lite.results import load_runs, plot_curves, results_table
 
     config = train_config(preset, **budget)
-    out = Path(out or f"results/{preset}")
+    out = Path(out) if out else results_dir(preset)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     rows = []
     for corpus in corpora:
         data = CorpusData(corpus, tokenizer, config)
-        rows += [train_model(name, data, preset, config, out, device=device, progress=progress) for name in models]
+        rows += [train_model(name, data, preset, config, out, device=device, progress=progress, on_eval=on_eval)
+                 for name in models]
     table = results_table(rows)
     (out / "results.md").write_text(
         f"# Whisper-GPT lite, preset `{preset}`\n\n{table}\n"
@@ -157,7 +174,8 @@ def add_commands(subparsers) -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     reproduce_parser.add_argument("--corpus", default=None,
                                   help=f"comma-separated corpora, from {', '.join(CORPORA)} (default: "
-                                       "librispeech,maestro for paper, mini-speech,mini-music otherwise)")
+                                       "librispeech,maestro for paper, mini-speech,mini-music for mini, "
+                                       "the committed samples for smoke)")
     reproduce_parser.add_argument("--models", default=",".join(MODELS), help="comma-separated models (default: %(default)s)")
     reproduce_parser.add_argument("--out", default=None, help="results folder (default: results/PRESET)")
     _add_common(reproduce_parser)
@@ -171,7 +189,7 @@ def _budget(args) -> dict:
 def _cmd_train(args) -> int:
     preset = args.preset or default_preset()
     config = train_config(preset, **_budget(args))
-    out = Path(args.out or f"results/{preset}")
+    out = Path(args.out) if args.out else results_dir(preset)
     row = train_model(args.model, CorpusData(args.corpus, args.tokenizer, config), preset, config, out,
                       resume=args.resume, device=args.device, progress=args.progress)
     print(_scores_line(row))
@@ -197,9 +215,9 @@ def _cmd_reproduce(args) -> int:
     from wgpt_lite.corpora import CORPORA
 
     preset = args.preset or default_preset()
-    corpora = _names(args.corpus or DEFAULT_CORPORA[preset], CORPORA, "corpus", DataError)
+    corpora = _names(args.corpus or ",".join(preset_corpora(preset)), CORPORA, "corpus", DataError)
     models = tuple(_names(args.models, MODELS, "model", ModelError))
-    out = Path(args.out or f"results/{preset}")
+    out = Path(args.out) if args.out else results_dir(preset)
     rows = reproduce(preset, corpora, args.tokenizer, out, models, args.device, args.progress, **_budget(args))
     for row in rows:
         print(_scores_line(row))

@@ -9,7 +9,7 @@ those logs, so a table or a figure can be redrawn at any time without training::
     >>> print(results_table(rows))             # rows: see reproduce.reproduce()
     >>> plot_curves(runs, "results/mini/curves.png")
 
-matplotlib is imported inside ``plot_curves`` (Agg backend) to keep ``import wgpt_lite`` light.
+matplotlib is imported inside ``plot_curves`` to keep ``import wgpt_lite`` light.
 """
 
 from __future__ import annotations
@@ -90,27 +90,45 @@ def validation_curves(records: list[dict]) -> tuple[list[float], list[float]]:
 def plot_curves(runs: dict[str, dict[str, list[dict]]], path: str | os.PathLike | None = None):
     """Validation loss per epoch, one panel per corpus, one line per model (the paper's Figs. 2-3).
 
-    Titles name the tokenizer. Saved as PNG when ``path`` is given; returns the figure.
+    ``runs`` as from ``load_runs``. Titles name the tokenizer. Saved as PNG when ``path`` is
+    given; returns the figure. It is drawn without pyplot, so saving a file never changes
+    the plotting backend of a notebook.
     """
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    if path is not None:
-        matplotlib.use("Agg")  # files only; no display needed
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(runs), figsize=(5.5 * len(runs), 4), squeeze=False)
-    for ax, (corpus, models) in zip(axes[0], runs.items()):
-        tokenizers = sorted({r["tokenizer"] for records in models.values() for r in records if r["kind"] == "run"})
+    fig = Figure(figsize=(5.5 * max(1, len(runs)), 4), layout="tight")
+    axes = fig.subplots(1, max(1, len(runs)), squeeze=False)[0]
+    for ax, (corpus, models) in zip(axes, runs.items()):
+        tokenizers = sorted({r["tokenizer"] for records in models.values() for r in records if "tokenizer" in r})
         for model in MODELS:
             if model in models:
                 epochs, nll = validation_curves(models[model])
-                params = next(r["params"] for r in models[model] if r["kind"] == "run")
-                ax.plot(epochs, nll, marker="o", ms=3, label=f"{MODEL_LABELS[model]}, {_millions(params)}")
+                params = next((f", {_millions(r['params'])}" for r in models[model] if r["kind"] == "run"), "")
+                ax.plot(epochs, nll, marker="o", ms=3, label=f"{MODEL_LABELS[model]}{params}")
         ax.set(title=f"{corpus}: validation loss ({', '.join(tokenizers)} tokens)", xlabel="epoch",
                ylabel="NLL (nats/token)")
         ax.grid(alpha=0.3)
         ax.legend()
-    fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=120)
     return fig
+
+
+# The paper's claim as three comparisons: (better model, than this one).
+CLAIMS = (("hybrid", "gpt-s"), ("hybrid", "gpt-l"), ("gpt-l", "gpt-s"))
+
+
+def claim_gaps(rows: list[dict]) -> list[dict]:
+    """How many nats/token the first model of each of ``CLAIMS`` beats the second by, ours and the paper's.
+
+    Positive means the first model is better. One entry per corpus and comparison found in ``rows``.
+    """
+    gaps = []
+    for corpus in dict.fromkeys(r["corpus"] for r in rows):
+        nll = {r["model"]: r["nll"] for r in rows if r["corpus"] == corpus}
+        paper = PAPER_RESULTS[corpus_kind(corpus)]
+        for better, than in CLAIMS:
+            if better in nll and than in nll:
+                gaps.append({"corpus": corpus, "better": better, "than": than, "ours": nll[than] - nll[better],
+                             "paper": paper[than]["nll"] - paper[better]["nll"]})
+    return gaps

@@ -237,13 +237,15 @@ def read_metrics(path: str | os.PathLike, kind: str | None = None) -> list[dict]
 
 
 def train(model: GPT, train_data, eval_batch, config: TrainConfig, run_dir: str | os.PathLike, run: RunInfo, *,
-          resume: bool = False, until: int | None = None, device: str | None = None, progress: bool = True) -> dict:
+          resume: bool = False, until: int | None = None, device: str | None = None, progress: bool = True,
+          on_eval=None) -> dict:
     """Train ``model`` on random crops of ``train_data`` for ``config.steps`` steps; return the last eval.
 
     ``train_data``: a features Dataset (``wl.features``); ``eval_batch``: fixed crops
     (``wl.eval_crops``). ``resume=True`` continues from ``run_dir/checkpoint.pt``;
     ``until`` stops (with a checkpoint) after that step, as if interrupted, e.g. to look
-    at a notebook's curves before going on.
+    at a notebook's curves before going on. ``on_eval(run, record)`` sees every evaluation
+    record: first those already logged by earlier sessions of this run, then each new one.
     """
     from wgpt_lite.batches import random_crops  # datasets loads only when training
 
@@ -299,7 +301,10 @@ def train(model: GPT, train_data, eval_batch, config: TrainConfig, run_dir: str 
             "rng": {"torch": torch.get_rng_state(), "batches": generator.get_state()},
         })
 
-    last_eval = next(iter(read_metrics(metrics_path, "eval")[-1:]), None)
+    earlier_evals = read_metrics(metrics_path, "eval")
+    last_eval = next(iter(earlier_evals[-1:]), None)
+    for record in earlier_evals if on_eval else ():
+        on_eval(run, record)
     stop = min(config.steps, until or config.steps)
     model.train()
     with _progress_bar(progress, initial=step, total=config.steps, desc=f"{run.model} on {run.corpus} ({run.tokenizer})") as bar, \
@@ -331,6 +336,8 @@ def train(model: GPT, train_data, eval_batch, config: TrainConfig, run_dir: str 
                              **evaluate(model, eval_batch, config.eval_batch_size, device, precision),
                              "seconds": seconds()}
                 _log(log, last_eval)
+                if on_eval:
+                    on_eval(run, last_eval)
             if end_of_epoch or step == stop:
                 log.flush()  # the log reaches the checkpoint's step before the checkpoint is replaced
                 write_checkpoint()
