@@ -7,7 +7,10 @@ in fp32, in bf16 autocast and under torch.compile. The kit's *default* path is w
 
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass, field
+from unittest import mock
 
 import torch
 
@@ -239,6 +242,9 @@ def targets(rows: list[Row], quick: bool) -> list[Target]:
 
 def run(ctx) -> list[Table]:
     plan = make_plan(ctx.quick)
-    rows = [row for device in ctx.devices for row in device_rows(device, plan)]
+    # A fresh inductor cache: the compile rows' first step is then a cold compile, as on a new machine.
+    with tempfile.TemporaryDirectory(prefix="wgpt-bench-inductor-") as cache, \
+            mock.patch.dict(os.environ, {"TORCHINDUCTOR_CACHE_DIR": cache}):
+        rows = [row for device in ctx.devices for row in device_rows(device, plan)]
     ctx.targets += targets(rows, ctx.quick)
     return [throughput_table(rows, plan), mfu_table(rows, ctx.quick), profile_table(rows)]
