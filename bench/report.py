@@ -111,8 +111,9 @@ def machine_table(command: str, load_before: float, load_after: float) -> Table:
     table.add("GPU", gpu)
     table.add("versions", f"Python {platform.python_version()}, torch {torch.__version__}, numpy {numpy.__version__}")
     table.add("wgpt_lite", git_revision())
-    table.add("load average (1 min)", f"{load_before:.2f} before, {load_after:.2f} after")
-    if max(load_before, load_after) > BUSY_LOAD:
+    table.add("load average (1 min)", f"{load_before:.2f} before the run, {load_after:.2f} after it (this run's "
+                                      "own threads included)")
+    if load_before > BUSY_LOAD:
         table.notes.append(f"The machine was busy (load above {BUSY_LOAD}): other processes shared the cores, "
                            "so absolute timings are pessimistic; ratios measured side by side are less affected.")
     return table
