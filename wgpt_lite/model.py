@@ -116,14 +116,17 @@ class MelEncoder(nn.Module):
         self.wpe = nn.Embedding(config.context, config.d_mel)
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config.d_mel, config.n_mel_head, config.dropout) for _ in range(config.n_mel_layer))
-        self.ln = nn.LayerNorm(config.d_mel)  # pre-LN blocks leave the residual un-normalised
+        # No final LayerNorm: its unit-scale output would sit next to token embeddings
+        # initialised at 0.02 and drown them; the decoder's first ln_1 normalises the fused
+        # vector anyway. Measured on mini-speech (300 steps): with it the hybrid ended at
+        # 3.98 nats/token validation NLL, without it 3.67 (GPT-S 3.84).
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
         pos = torch.arange(mel.shape[1], device=mel.device)
         x = self.drop(self.proj(mel) + self.wpe(pos))  # [B, T, d_mel]
         for block in self.blocks:
             x = block(x)
-        return self.ln(x)
+        return x
 
 
 def init_gpt2_(module: nn.Module, n_layer: int) -> None:
