@@ -1,9 +1,9 @@
 """What the training benchmarks run: the kit's training step, its plain reference, and their FLOPs.
 
 ``train_step`` is one iteration of the loop in ``wgpt_lite.train.train`` (autocast forward
-with targets, backward, unscale, clip, AdamW) on a fixed random batch, without data
-loading, logging or the LR schedule, which cost microseconds. ``train.py`` builds its
-optimizer and step inline; the lines below mirror them and must follow any change there.
+with targets, then ``train.update``: backward, unscale, clip, AdamW from
+``train.make_optimizer``) on a fixed random batch, without data loading, logging or the
+LR schedule, which cost microseconds.
 """
 
 from __future__ import annotations
@@ -16,9 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from wgpt_lite.model import GPT, CausalSelfAttention, build_model
-from wgpt_lite.train import TRAIN_PRESETS, autocast
-
-OPTIMIZER_RANGE = "optimizer step and clipping"
+from wgpt_lite.train import OPTIMIZER_RANGE, TRAIN_PRESETS, autocast, make_optimizer, update
 
 
 def random_batch(model: GPT, batch: int, context: int, device: torch.device, seed: int = 0):
@@ -39,22 +37,18 @@ def train_step(model: GPT, batch, device: torch.device, precision: str, compile:
     config = TRAIN_PRESETS["paper"]
     model = model.to(device).train()
     forward = torch.compile(model) if compile else model
-    implementation = {"fused": device.type == "cuda"} if kit_optimizer else {}  # train.py's choice
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.9, config.beta2),
-                                  weight_decay=config.weight_decay, **implementation)
+    if kit_optimizer:
+        optimizer = make_optimizer(model, config, device)
+    else:  # torch's default implementation, as a plain script would write it
+        optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.9, config.beta2),
+                                      weight_decay=config.weight_decay)
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
     tokens, mel = batch
 
     def step():
         with autocast(device, precision):
             _, loss = forward(tokens[:, :-1], mel=mel[:, :-1], targets=tokens[:, 1:])
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        with torch.profiler.record_function(OPTIMIZER_RANGE):  # lets profile.py attribute this time
-            scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
+        update(loss, model, optimizer, scaler, config.grad_clip)
         return loss.item()  # train.py logs it every step (on a GPU this waits for the step)
 
     return step

@@ -236,6 +236,26 @@ def read_metrics(path: str | os.PathLike, kind: str | None = None) -> list[dict]
     return [r for r in records if kind is None or r["kind"] == kind]
 
 
+OPTIMIZER_RANGE = "optimizer step and clipping"  # a profiler label: bench/ attributes time with it
+
+
+def make_optimizer(model: GPT, config: TrainConfig, device: torch.device) -> torch.optim.AdamW:
+    """AdamW as the kit trains with it: fused kernels on CUDA, torch's default elsewhere."""
+    return torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.9, config.beta2),
+                             weight_decay=config.weight_decay, fused=device.type == "cuda")
+
+
+def update(loss: torch.Tensor, model: GPT, optimizer, scaler, grad_clip: float) -> None:
+    """One optimizer update from ``loss``: backward (scaled for fp16), unscale, clip, step."""
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    with torch.profiler.record_function(OPTIMIZER_RANGE):
+        scaler.unscale_(optimizer)  # clip the true gradients, not the fp16-scaled ones
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        scaler.step(optimizer)
+        scaler.update()
+
+
 def train(model: GPT, train_data, eval_batch, config: TrainConfig, run_dir: str | os.PathLike, run: RunInfo, *,
           resume: bool = False, until: int | None = None, device: str | None = None, progress: bool = True,
           on_eval=None) -> dict:
@@ -258,8 +278,7 @@ def train(model: GPT, train_data, eval_batch, config: TrainConfig, run_dir: str 
     raw_model = model.to(device)
     model = torch.compile(raw_model) if config.compile else raw_model
 
-    optimizer = torch.optim.AdamW(raw_model.parameters(), lr=config.lr, betas=(0.9, config.beta2),
-                                  weight_decay=config.weight_decay, fused=device.type == "cuda")
+    optimizer = make_optimizer(raw_model, config, device)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, config))
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
     generator = torch.Generator().manual_seed(config.seed)  # the training crops, identical for every model
@@ -318,13 +337,8 @@ def train(model: GPT, train_data, eval_batch, config: TrainConfig, run_dir: str 
                 kept = f"the checkpoint of step {step} in {checkpoint_path} is kept" if checkpoint_path.exists() else "no checkpoint was written yet"
                 raise TrainingError(f"{run.model} on {run.corpus}: the loss became {loss.item()} at step {step + 1}; "
                                     f"training stopped and {kept}. Check the features for NaN, or lower the learning rate")
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)  # clip the true gradients, not the fp16-scaled ones
-            torch.nn.utils.clip_grad_norm_(raw_model.parameters(), config.grad_clip)
             lr = scheduler.get_last_lr()[0]
-            scaler.step(optimizer)
-            scaler.update()
+            update(loss, raw_model, optimizer, scaler, config.grad_clip)
             scheduler.step()
             step += 1
             _log(log, {"kind": "train", "step": step, "epoch": step / epoch_steps, "loss": loss.item(), "lr": lr})
