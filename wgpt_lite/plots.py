@@ -173,8 +173,19 @@ class LiveCurves:
         from wgpt_lite.results import plot_curves
 
         self.runs.setdefault(run.corpus, {}).setdefault(run.model, []).append(record)
-        fig = plot_curves(self.runs)
+        image = as_image(plot_curves(self.runs))
         if self.handle is None:
-            self.handle = display(fig, display_id=True)
+            self.handle = display(image, display_id=True)
         else:
-            self.handle.update(fig)
+            self.handle.update(image)
+
+
+def as_image(fig, dpi: int = 100):
+    """A figure drawn without pyplot (e.g. ``results.plot_curves``) as a notebook PNG image."""
+    import io
+
+    from IPython.display import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return Image(data=buffer.getvalue(), format="png")
