@@ -28,3 +28,4 @@ def test_cli_reports_kit_errors_in_one_line(tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [f"error: {tmp_path / 'nope.wav'}: no such file; check the path"]
+

@@ -29,9 +29,9 @@ import torch.nn.functional as F
 
 from wgpt_lite.audio import N_MELS
 from wgpt_lite.errors import ModelError
+from wgpt_lite.settings import PRESETS
 
 MODELS = ("gpt-s", "gpt-l", "hybrid")
-PRESETS = ("paper", "mini", "smoke")
 
 # The paper's parameter counts, which the `paper` presets must match within 5%.
 PAPER_PARAMS = {"gpt-s": 3.7e6, "gpt-l": 40e6, "hybrid": 4.0e6}

@@ -26,7 +26,9 @@ def default_preset() -> str:
     preset = os.environ.get("WGPT_PRESET", "").strip().lower()
     if preset:
         if preset not in PRESETS:
-            raise ValueError(f"WGPT_PRESET={preset!r} is not a preset; choose one of {', '.join(PRESETS)}")
+            from wgpt_lite.errors import ModelError
+
+            raise ModelError(f"WGPT_PRESET={preset!r} is not a preset; choose one of {', '.join(PRESETS)}")
         return preset
     import torch  # imported here so that reading a path stays cheap
 
