@@ -18,7 +18,7 @@ from bench.report import Table, Target
 from bench.timing import time_calls
 from wgpt_lite.audio import SAMPLE_RATE, log_mel
 from wgpt_lite.corpora import is_built
-from wgpt_lite.features import corpus_tokenizer, features
+from wgpt_lite.feature_cache import corpus_tokenizer, features
 from wgpt_lite.tokenizers import EncodecTokenizer, MelVQTokenizer
 
 CPU = torch.device("cpu")

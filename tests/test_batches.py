@@ -6,7 +6,7 @@ import torch
 
 import wgpt_lite as wl
 from wgpt_lite.errors import DataError
-from wgpt_lite.features import to_dataset
+from wgpt_lite.feature_cache import to_dataset
 
 
 def synthetic(lengths, name="toy/train"):

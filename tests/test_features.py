@@ -1,6 +1,5 @@
 """Feature cache: columns, cache hits, keys that change with every setting, no trusted half cache, bad clips."""
 
-import importlib
 import json
 import shutil
 
@@ -10,11 +9,10 @@ import soundfile as sf
 import torch
 
 import wgpt_lite as wl
+import wgpt_lite.feature_cache as feat
 from wgpt_lite import audio, corpora
 from wgpt_lite.errors import DataError
 from wgpt_lite.tokenizers import MelVQTokenizer
-
-feat = importlib.import_module("wgpt_lite.features")  # the module; wl.features is the function
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from wgpt_lite.audio import FRAME_RATE, HOP, N_FFT, N_MELS, SAMPLE_RATE, load_au
 from wgpt_lite.batches import eval_crops, random_crops
 from wgpt_lite.corpora import CORPORA, build_corpus, corpus_dir, corpus_summary, read_manifest
 from wgpt_lite.errors import AudioError, CheckpointError, DataError, ModelError, TokenizerError, TrainingError, WgptError
-from wgpt_lite.features import corpus_tokenizer, features
+from wgpt_lite.feature_cache import corpus_tokenizer, features
 from wgpt_lite.model import GPT, ModelConfig, WhisperGPT, build_model
 from wgpt_lite.settings import default_preset, home_dir
 from wgpt_lite.tokenizers import EncodecTokenizer, MelVQTokenizer, get_tokenizer

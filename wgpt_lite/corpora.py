@@ -1003,7 +1003,7 @@ def _cmd_list(args) -> int:
 
 
 def _cmd_features(args) -> int:
-    from wgpt_lite.features import features
+    from wgpt_lite.feature_cache import features
 
     started = time.perf_counter()
     dataset = features(args.name, args.split, args.tokenizer)

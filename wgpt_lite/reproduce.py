@@ -52,7 +52,7 @@ class CorpusData:
 
     def __init__(self, corpus: str, tokenizer: str, config: TrainConfig):
         from wgpt_lite.batches import eval_crops
-        from wgpt_lite.features import corpus_tokenizer, features
+        from wgpt_lite.feature_cache import corpus_tokenizer, features
 
         self.corpus = corpus
         self.tokenizer = corpus_tokenizer(corpus, tokenizer)
@@ -198,7 +198,7 @@ def _cmd_train(args) -> int:
 
 def _cmd_evaluate(args) -> int:
     from wgpt_lite.batches import eval_crops
-    from wgpt_lite.features import corpus_tokenizer, features
+    from wgpt_lite.feature_cache import corpus_tokenizer, features
 
     model, checkpoint = model_from_checkpoint(args.checkpoint)
     run, config = checkpoint["run"], TrainConfig(**checkpoint["train_config"])
