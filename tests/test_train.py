@@ -162,3 +162,16 @@ def test_reproduce_on_the_sample_writes_table_curves_and_logs_then_resumes(tmp_p
     # Run again: both models are finished, so nothing is trained and the numbers are the same.
     assert reproduce("smoke", ["sample-speech"], out=out, models=("gpt-s", "hybrid"), progress=False, steps=6) == rows
     assert logs == {name: read_metrics(out / "sample-speech" / name / "metrics.jsonl") for name in ("gpt-s", "hybrid")}
+
+
+def test_weights_of_another_layer_layout_are_refused_in_words(data, tmp_path):
+    train_ds, eval_batch = data
+    train(fresh_model("hybrid"), train_ds, eval_batch, CONFIG, tmp_path, run_info("hybrid"), until=2, progress=False)
+    checkpoint = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    checkpoint["model"]["mel_encoder.ln.weight"] = torch.ones(8)  # as an older kit's mel encoder had
+    torch.save(checkpoint, tmp_path / "checkpoint.pt")
+    with pytest.raises(CheckpointError, match="another version of the WhisperGPT layers.*mel_encoder.ln.weight"):
+        model_from_checkpoint(tmp_path / "checkpoint.pt")
+    with pytest.raises(CheckpointError, match="checkpoint.pt holds weights"):
+        train(fresh_model("hybrid"), train_ds, eval_batch, CONFIG, tmp_path, run_info("hybrid"), resume=True,
+              progress=False)

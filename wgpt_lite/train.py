@@ -215,12 +215,22 @@ def check_identity(checkpoint: dict, run: RunInfo, model: GPT, config: TrainConf
                               "Use another output folder, or delete that checkpoint to start over")
 
 
+def load_weights(model: GPT, checkpoint: dict, path: Path) -> None:
+    """The checkpoint's weights into ``model``; a layout from another version of the kit is refused in words."""
+    try:
+        model.load_state_dict(checkpoint["model"])
+    except RuntimeError as err:
+        raise CheckpointError(f"{path} holds weights of another version of the {type(model).__name__} layers "
+                              f"({str(err).splitlines()[1].strip()}); delete it (or use another output folder) "
+                              "and train again") from err
+
+
 def model_from_checkpoint(path: str | os.PathLike) -> tuple[GPT, dict]:
     """Rebuild the model a checkpoint holds; returns ``(model, checkpoint)``."""
     checkpoint = load_checkpoint(path)
     run = checkpoint["run"]
     model = build_model(run["model"], run["preset"], **checkpoint["model_config"])
-    model.load_state_dict(checkpoint["model"])
+    load_weights(model, checkpoint, Path(path))
     return model, checkpoint
 
 
@@ -291,7 +301,7 @@ def train(model: GPT, train_data, eval_batch, config: TrainConfig, run_dir: str 
                                   "or use another output folder")
         checkpoint = load_checkpoint(checkpoint_path)
         check_identity(checkpoint, run, raw_model, config, checkpoint_path)
-        raw_model.load_state_dict(checkpoint["model"])
+        load_weights(raw_model, checkpoint, checkpoint_path)
         optimizer.load_state_dict(checkpoint["optimizer"])
         scheduler.load_state_dict(checkpoint["scheduler"])
         scaler.load_state_dict(checkpoint["scaler"])
