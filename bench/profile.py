@@ -12,7 +12,7 @@ from typing import Callable
 
 from torch.profiler import ProfilerActivity, profile
 
-from bench.workload import OPTIMIZER_RANGE
+from wgpt_lite.train import OPTIMIZER_RANGE
 
 MATMUL_OPS = {"aten::mm", "aten::addmm"}
 ATTENTION_OPS = {"aten::bmm", "aten::_softmax", "aten::_softmax_backward_data", "aten::masked_fill_"}

@@ -16,7 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from wgpt_lite.model import GPT, CausalSelfAttention, build_model
-from wgpt_lite.train import OPTIMIZER_RANGE, TRAIN_PRESETS, autocast, make_optimizer, update
+from wgpt_lite.train import TRAIN_PRESETS, autocast, make_optimizer, update
 
 
 def random_batch(model: GPT, batch: int, context: int, device: torch.device, seed: int = 0):

@@ -105,6 +105,15 @@ def save_audio(path: str | os.PathLike, wav: torch.Tensor, sr: int = SAMPLE_RATE
     os.replace(tmp, path)
 
 
+def mel_settings() -> dict:
+    """Everything in the front end that changes a mel frame: part of every cache key.
+
+    Read at call time, so a changed constant is a new key, never a stale cache hit.
+    """
+    return {"sample_rate": SAMPLE_RATE, "hop": HOP, "n_fft": N_FFT, "n_mels": N_MELS, "f_max": F_MAX,
+            "log_floor": LOG_FLOOR}
+
+
 def crop_to_frames(wav: torch.Tensor) -> torch.Tensor:
     """Drop the trailing samples that do not fill a whole 320-sample frame."""
     return wav[..., : wav.shape[-1] // HOP * HOP]

@@ -176,7 +176,7 @@ def build_corpus(name: str, minutes: float | None = None, jobs: int | None = Non
         publish(tmp, final, "summary.json", replace=force)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    _report_skipped(name, skipped)
+    report_skipped(name, skipped)
     return final
 
 
@@ -212,9 +212,10 @@ def _write_manifest(root: Path, spec: CorpusSpec, rows: list[dict], skipped: lis
     (root / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")  # last: marks it complete
 
 
-def _report_skipped(name: str, skipped: list[dict]) -> None:
+def report_skipped(where: str, skipped: list[dict], what: str = "inputs") -> None:
+    """List every skipped item with its reason on stderr, after a build or an extraction."""
     if skipped:
-        print(f"{name}: skipped {len(skipped)} inputs:", file=sys.stderr)
+        print(f"{where}: skipped {len(skipped)} {what}:", file=sys.stderr)
         for item in skipped:
             print(f"  {item['item']}: {item['reason']}", file=sys.stderr)
 

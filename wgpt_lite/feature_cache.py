@@ -35,7 +35,7 @@ import torch
 
 from wgpt_lite import audio
 from wgpt_lite.corpora import (SILENT_PEAK, build_corpus, corpus_dir, corpus_spec, is_built, manifest_sha256,
-                               publish, read_manifest)
+                               publish, read_manifest, report_skipped)
 from wgpt_lite.errors import AudioError, DataError
 from wgpt_lite.settings import home_dir
 
@@ -43,12 +43,6 @@ FEATURE_VERSION = 1  # bump when extraction changes in a way no setting below ca
 MELVQ_FIT_FRAMES = 200_000  # k-means sees at most this many training frames (evenly spaced)
 MELVQ_SEED = 0
 EXTRACT_THREADS = 2  # measured on 2 cores: see data/README.md
-
-
-def mel_settings() -> dict:
-    """Everything in the front end that changes a mel frame (read at call time)."""
-    return {"sample_rate": audio.SAMPLE_RATE, "hop": audio.HOP, "n_fft": audio.N_FFT, "n_mels": audio.N_MELS,
-            "f_max": audio.F_MAX, "log_floor": audio.LOG_FLOOR}
 
 
 def settings_key(**parts) -> str:
@@ -59,7 +53,7 @@ def settings_key(**parts) -> str:
 def feature_key(corpus: str, split: str, tokenizer) -> str:
     """The cache key of ``features(corpus, split, tokenizer)``."""
     return settings_key(corpus=corpus, manifest=manifest_sha256(corpus), split=split,
-                        tokenizer=tokenizer.settings(), mel=mel_settings(), version=FEATURE_VERSION)
+                        tokenizer=tokenizer.settings(), mel=audio.mel_settings(), version=FEATURE_VERSION)
 
 
 def ensure_corpus(corpus: str) -> Path:
@@ -92,13 +86,6 @@ def _map_clips(fn, rows: list[dict], desc: str) -> list:
         return list(tqdm(pool.map(fn, rows), total=len(rows), desc=desc, unit="clip", disable=len(rows) < 20))
 
 
-def _report_skipped(where: str, skipped: list[dict]) -> None:
-    if skipped:
-        print(f"{where}: skipped {len(skipped)} clips:", file=sys.stderr)
-        for item in skipped:
-            print(f"  {item['item']}: {item['reason']}", file=sys.stderr)
-
-
 # ---------------------------------------------------------------------------
 # The melvq stand-in, fitted on the training split only
 
@@ -124,7 +111,7 @@ def corpus_tokenizer(corpus: str, tokenizer="auto", k: int | None = None):
         return tok
     ensure_corpus(corpus)
     key = settings_key(corpus=corpus, manifest=manifest_sha256(corpus), split="train", tokenizer=tok.settings(),
-                       mel=mel_settings(), fit_frames=MELVQ_FIT_FRAMES, seed=MELVQ_SEED, version=FEATURE_VERSION)
+                       mel=audio.mel_settings(), fit_frames=MELVQ_FIT_FRAMES, seed=MELVQ_SEED, version=FEATURE_VERSION)
     path = home_dir() / "tokenizers" / f"melvq-{corpus}-{key}.pt"
     if not path.is_file():
         tok.fit(training_mels(corpus), seed=MELVQ_SEED, max_frames=MELVQ_FIT_FRAMES)
@@ -175,14 +162,14 @@ def features(corpus: str, split: str, tokenizer="auto"):
     try:
         dataset, skipped = _extract(corpus, split, rows, tok)
         _quiet_save(dataset, tmp)
-        info = {"corpus": corpus, "split": split, "tokenizer": tok.settings(), "mel": mel_settings(),
+        info = {"corpus": corpus, "split": split, "tokenizer": tok.settings(), "mel": audio.mel_settings(),
                 "version": FEATURE_VERSION, "clips": len(dataset), "seconds": round(sum(dataset["seconds"]), 2),
                 "extract_seconds": round(time.perf_counter() - started, 2), "skipped": skipped}
         (tmp / "extraction.json").write_text(json.dumps(info, indent=1) + "\n")  # last: marks it complete
         publish(tmp, final, "extraction.json")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    _report_skipped(f"{corpus}/{split}", skipped)
+    report_skipped(f"{corpus}/{split}", skipped, "clips")
     return datasets.load_from_disk(str(final))
 
 

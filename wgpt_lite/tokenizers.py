@@ -27,7 +27,7 @@ from typing import Iterable, Protocol
 
 import torch
 
-from wgpt_lite.audio import FRAME_RATE, HOP, LOG_FLOOR, N_FFT, N_MELS, SAMPLE_RATE, crop_to_frames, log_mel
+from wgpt_lite.audio import FRAME_RATE, HOP, N_MELS, crop_to_frames, log_mel, mel_settings
 from wgpt_lite.errors import TokenizerError
 from wgpt_lite.settings import offline
 
@@ -291,14 +291,14 @@ class MelVQTokenizer:
 
     def settings(self) -> dict:
         digest = hashlib.sha256(self.codebook.numpy().tobytes()).hexdigest()[:16] if self.fitted else None
-        return {"name": self.name, "k": self.vocab_size, "codebook_sha256": digest, **MEL_SETTINGS}
+        return {"name": self.name, "k": self.vocab_size, "codebook_sha256": digest, **mel_settings()}
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the fitted codebook atomically (temp file + rename)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-        torch.save({"codebook": self.codebook, "seed": self.seed, "mel_settings": MEL_SETTINGS}, tmp)
+        torch.save({"codebook": self.codebook, "seed": self.seed, "mel_settings": mel_settings()}, tmp)
         os.replace(tmp, path)
 
     @classmethod
@@ -311,15 +311,12 @@ class MelVQTokenizer:
             codebook = blob["codebook"]
         except Exception as err:
             raise TokenizerError(f"{path}: not a MelVQ codebook file ({err}); delete it and fit again") from err
-        if blob.get("mel_settings") != MEL_SETTINGS:
+        if blob.get("mel_settings") != mel_settings():
             raise TokenizerError(
                 f"{path}: fitted with other mel settings {blob.get('mel_settings')} than this kit's "
-                f"{MEL_SETTINGS}; delete it and fit again"
+                f"{mel_settings()}; delete it and fit again"
             )
         return cls(codebook=codebook.float(), seed=blob.get("seed"))
-
-
-MEL_SETTINGS = {"sample_rate": SAMPLE_RATE, "hop": HOP, "n_fft": N_FFT, "n_mels": N_MELS, "log_floor": LOG_FLOOR}
 
 
 def nearest_centroid(x: torch.Tensor, centroids: torch.Tensor, chunk: int = 65_536) -> torch.Tensor:
@@ -364,12 +361,16 @@ def get_tokenizer(name: str = "auto", path: str | os.PathLike | None = None, k: 
         raise TokenizerError(f"unknown tokenizer {name!r}; choose one of {', '.join(TOKENIZERS)}")
     if name == "encodec":
         return EncodecTokenizer(device=device)
-    if name == "melvq":
+
+    def melvq():
         return MelVQTokenizer.load(path) if path else MelVQTokenizer(k=k)
+
+    if name == "melvq":
+        return melvq()
     try:
         tok = EncodecTokenizer(device=device)
         tok.auto_reason = f"its weights loaded from {tok.weights}"
     except TokenizerError as err:
-        tok = MelVQTokenizer.load(path) if path else MelVQTokenizer(k=k)
+        tok = melvq()
         tok.auto_reason = str(err).split('. ')[0]  # e.g. "EnCodec 24 kHz weights not found (offline ...)"
     return tok
