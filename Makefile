@@ -6,27 +6,15 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-# Debian packages the kit uses: audio I/O (libsndfile1) and the offline corpora
-# builders (TTS voices, bible text, recorded prompts, piano synthesis, sox).
-APT_PACKAGES := libsndfile1 sox espeak-ng flite festival festvox-kallpc16k festvox-us-slt-hts \
-	bible-kjv asterisk-core-sounds-en-g722 fluidsynth fluid-soundfont-gm
-
 .PHONY: setup apt demo test bench clean
 
 setup: apt $(STAMP)
 
-# Idempotent: installs only what dpkg does not already have. Needs root; otherwise
-# it prints the one command to run.
+# The Debian packages listed in wgpt_lite/system_packages.txt (the one list; Colab's
+# `python -m wgpt_lite setup` reads it too). Idempotent: installs only what dpkg lacks.
+# Needs root; otherwise it prints the one command to run.
 apt:
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -z "$$missing" ]; then exit 0; fi; \
-	if [ "$$(id -u)" = 0 ]; then \
-		echo "apt-get install $$missing"; \
-		(apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing >/dev/null; \
-	else \
-		echo "Missing system packages. Run once:"; \
-		echo "  sudo apt-get install -y $$missing"; \
-	fi
+	@$(PYTHON) wgpt_lite/install.py
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,8 +28,11 @@ $(STAMP): pyproject.toml constraints.txt
 demo: setup
 	$(PY) -m wgpt_lite reproduce --preset mini
 
-# Unit tests, then every notebook under nbval with the seconds-long `smoke` preset.
+# Lint and format check, unit tests and every docstring example, then every notebook
+# under nbval with the seconds-long `smoke` preset.
 test: setup
+	$(VENV)/bin/ruff check wgpt_lite tests bench
+	$(VENV)/bin/ruff format --check wgpt_lite tests bench
 	WGPT_OFFLINE=1 $(PY) -m pytest -q tests
 	WGPT_OFFLINE=1 WGPT_PRESET=smoke $(PY) -m pytest -q -p no:cacheprovider --nbval-lax \
 		--nbval-sanitize-with notebooks/nbval_sanitize.cfg notebooks

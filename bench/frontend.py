@@ -49,8 +49,10 @@ def torch_threads(n: int):
 
 
 def speed_table(quick: bool, targets: list[Target]) -> tuple[Table, EncodecTokenizer]:
-    table = Table("Front end on one thread (× real time = audio seconds per compute second)",
-                  ["stage", "audio (s)", "compute (s)", "× real time", "goal"])
+    table = Table(
+        "Front end on one thread (× real time = audio seconds per compute second)",
+        ["stage", "audio (s)", "compute (s)", "× real time", "goal"],
+    )
     wav = test_signal(10 if quick else 60)
     encodec_wav = wav[: (5 if quick else 20) * SAMPLE_RATE]
     with torch_threads(1), torch.inference_mode():
@@ -58,30 +60,43 @@ def speed_table(quick: bool, targets: list[Target]) -> tuple[Table, EncodecToken
         codebook = mel[torch.randperm(mel.shape[0], generator=torch.Generator().manual_seed(0))[:MELVQ_K]]
         melvq = MelVQTokenizer(codebook=codebook.clone())  # random frames as centroids: encoding costs the same
         build_s, encodec = timed(lambda: EncodecTokenizer.untrained(encodec_wav[: 2 * SAMPLE_RATE]))
-        stages = [("log-mel (64 bins, causal)", wav, lambda: log_mel(wav), GOAL_LOG_MEL),
-                  (f"MelVQ encode (k = {MELVQ_K}, log-mel included)", wav, lambda: melvq.encode(wav), None),
-                  ("EnCodec 24 kHz encode (random init, codebook 0)", encodec_wav, lambda: encodec.encode(encodec_wav),
-                   GOAL_ENCODEC)]
+        stages = [
+            ("log-mel (64 bins, causal)", wav, lambda: log_mel(wav), GOAL_LOG_MEL),
+            (f"MelVQ encode (k = {MELVQ_K}, log-mel included)", wav, lambda: melvq.encode(wav), None),
+            (
+                "EnCodec 24 kHz encode (random init, codebook 0)",
+                encodec_wav,
+                lambda: encodec.encode(encodec_wav),
+                GOAL_ENCODEC,
+            ),
+        ]
         for name, audio, fn, goal in stages:
             seconds = time_calls(fn, CPU, warmup=1, repeats=1 if quick else 3).seconds
             speed = audio.shape[-1] / SAMPLE_RATE / seconds
             table.add(name, audio.shape[-1] / SAMPLE_RATE, seconds, speed, f"≥ {goal}×" if goal else "-")
             if goal:
-                targets.append(Target(f"{name.split(' (')[0]}: ≥ {goal}× real time on one thread", f"{speed:,.0f}×",
-                                      speed >= goal))
-    table.notes.append(f"torch.set_num_threads(1); median of {1 if quick else 3} calls after one warm-up. "
-                       f"Building the random-init EnCodec (with its 3-step k-means calibration) took {build_s:.2f} s.")
+                targets.append(
+                    Target(f"{name.split(' (')[0]}: ≥ {goal}× real time on one thread", f"{speed:,.0f}×", speed >= goal)
+                )
+    table.notes.append(
+        f"torch.set_num_threads(1); median of {1 if quick else 3} calls after one warm-up. "
+        f"Building the random-init EnCodec (with its 3-step k-means calibration) took {build_s:.2f} s."
+    )
     return table, encodec
 
 
 def cache_table(quick: bool, encodec: EncodecTokenizer) -> Table:
-    table = Table("Feature cache: cold (extract + write Arrow) vs warm (load), training split",
-                  ["corpus", "tokenizer", "audio (s)", "melvq fit (s)", "cold (s)", "warm (s)", "cold / warm"])
+    table = Table(
+        "Feature cache: cold (extract + write Arrow) vs warm (load), training split",
+        ["corpus", "tokenizer", "audio (s)", "melvq fit (s)", "cold (s)", "warm (s)", "cold / warm"],
+    )
     corpora = CACHE_CORPORA[:1] if quick else CACHE_CORPORA
     import datasets  # noqa: F401  (cold means an empty cache, not a cold Python: import it untimed)
 
-    with tempfile.TemporaryDirectory(prefix="wgpt-bench-") as home, \
-            mock.patch.dict(os.environ, {"WGPT_HOME": home, "WGPT_OFFLINE": "1"}):
+    with (
+        tempfile.TemporaryDirectory(prefix="wgpt-bench-") as home,
+        mock.patch.dict(os.environ, {"WGPT_HOME": home, "WGPT_OFFLINE": "1"}),
+    ):
         for corpus in corpora:
             if not is_built(corpus):
                 table.add(corpus, "-", "-", "-", "-", "-", "not measured: the corpus is not in this checkout")
@@ -90,11 +105,21 @@ def cache_table(quick: bool, encodec: EncodecTokenizer) -> Table:
             for tokenizer, fit in ((melvq, fit_s), (encodec, "-")):
                 cold_s, dataset = timed(lambda: features(corpus, "train", tokenizer))
                 warm_s, _ = timed(lambda: features(corpus, "train", tokenizer))
-                table.add(corpus, f"{tokenizer.name} (k = {tokenizer.vocab_size})" if tokenizer is melvq else
-                          f"{tokenizer.name} (random init)", sum(dataset["seconds"]), fit, cold_s, warm_s,
-                          f"{cold_s / warm_s:.0f}×")
-    table.notes.append(f"wl.features(corpus, 'train', tokenizer) twice in a fresh WGPT_HOME, default threads "
-                       f"({torch.get_num_threads()}); the melvq codebook is fitted once before (its own column).")
+                table.add(
+                    corpus,
+                    f"{tokenizer.name} (k = {tokenizer.vocab_size})"
+                    if tokenizer is melvq
+                    else f"{tokenizer.name} (random init)",
+                    sum(dataset["seconds"]),
+                    fit,
+                    cold_s,
+                    warm_s,
+                    f"{cold_s / warm_s:.0f}×",
+                )
+    table.notes.append(
+        f"wl.features(corpus, 'train', tokenizer) twice in a fresh WGPT_HOME, default threads "
+        f"({torch.get_num_threads()}); the melvq codebook is fitted once before (its own column)."
+    )
     return table
 
 

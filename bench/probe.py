@@ -6,7 +6,7 @@ best rate is the probe. Model FLOPs utilisation (throughput.py) is measured agai
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import torch
 
@@ -17,7 +17,7 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 SIZES = (256, 512, 1024, 2048, 4096)
 
 
-@lru_cache(maxsize=None)
+@cache
 def matmul_rates(device_type: str, dtype_name: str, quick: bool) -> tuple[tuple[int, float], ...]:
     """((n, FLOP/s), ...) for n x n @ n x n matmuls, growing n while a call stays short.
 
@@ -42,14 +42,19 @@ def peak_flops(device: torch.device, dtype_name: str, quick: bool) -> tuple[int,
 
 
 def run(ctx) -> list[Table]:
-    table = Table("Matmul probe (the machine's achievable FLOP/s)", ["device", "dtype", "best size n", "GFLOP/s",
-                                                                      "GFLOP/s by size"])
+    table = Table(
+        "Matmul probe (the machine's achievable FLOP/s)",
+        ["device", "dtype", "best size n", "GFLOP/s", "GFLOP/s by size"],
+    )
     for device in ctx.devices:
         for dtype_name in DTYPES:
             n, best = peak_flops(device, dtype_name, ctx.quick)
-            by_size = ", ".join(f"{size}: {rate / 1e9:.3g}"
-                                for size, rate in matmul_rates(device.type, dtype_name, ctx.quick))
+            by_size = ", ".join(
+                f"{size}: {rate / 1e9:.3g}" for size, rate in matmul_rates(device.type, dtype_name, ctx.quick)
+            )
             table.add(device.type, dtype_name, n, best / 1e9, by_size)
-    table.notes.append(f"{torch.get_num_threads()} threads; n x n @ n x n = 2n³ FLOP; median of 3 calls after "
-                       "one warm-up; sizes grow while a call stays short.")
+    table.notes.append(
+        f"{torch.get_num_threads()} threads; n x n @ n x n = 2n³ FLOP; median of 3 calls after "
+        "one warm-up; sizes grow while a call stays short."
+    )
     return [table]

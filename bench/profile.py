@@ -8,7 +8,7 @@ little overhead per op, so shares are what to read, not absolute times.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from torch.profiler import ProfilerActivity, profile
 

@@ -19,11 +19,11 @@ from bench.profile import CATEGORIES, time_by_category
 from bench.report import Table, Target, fmt, progress, ratio
 from bench.timing import time_calls
 from bench.workload import random_batch, reference_model, train_flops_per_token, train_step
-from wgpt_lite.model import build_model
-from wgpt_lite.train import TRAIN_PRESETS, cpu_has_bf16, pick_precision
+from wgpt_lite.device import cpu_has_bf16, pick_precision
+from wgpt_lite.presets import PAPER, build_model
 
 MODELS = ("gpt-s", "hybrid", "gpt-l")
-DEFAULT_COMPILE = TRAIN_PRESETS["paper"].compile
+DEFAULT_COMPILE = PAPER.budget.compile
 
 # Targets from the issue.
 MIN_SPEEDUP_VS_REFERENCE = 1.5
@@ -43,12 +43,18 @@ class Plan:
 
 def make_plan(quick: bool) -> Plan:
     if quick:
-        return Plan(batch=2, context=128, repeats={"gpt-s": 2, "hybrid": 2, "gpt-l": 1}, compile=False,
-                    emulated_bf16_shape=(1, 8),
-                    note="--quick: batch 2 × 128 instead of 8 × 512, 1-2 timed steps, torch.compile skipped "
-                         "(its warm-up takes about a minute a model).")
-    return Plan(batch=8, context=512, repeats={"gpt-s": 3, "hybrid": 3, "gpt-l": 2}, compile=True,
-                emulated_bf16_shape=(1, 32))
+        return Plan(
+            batch=2,
+            context=128,
+            repeats={"gpt-s": 2, "hybrid": 2, "gpt-l": 1},
+            compile=False,
+            emulated_bf16_shape=(1, 8),
+            note="--quick: batch 2 × 128 instead of 8 × 512, 1-2 timed steps, torch.compile skipped "
+            "(its warm-up takes about a minute a model).",
+        )
+    return Plan(
+        batch=8, context=512, repeats={"gpt-s": 3, "hybrid": 3, "gpt-l": 2}, compile=True, emulated_bf16_shape=(1, 32)
+    )
 
 
 @dataclass
@@ -77,8 +83,13 @@ class Row:
     def flops_per_s(self) -> float:
         return self.flops_per_token * self.tokens_per_s
 
-    def same_shape(self, other: "Row") -> bool:
-        return (self.device, self.model, self.batch, self.context) == (other.device, other.model, other.batch, other.context)
+    def same_shape(self, other: Row) -> bool:
+        return (self.device, self.model, self.batch, self.context) == (
+            other.device,
+            other.model,
+            other.batch,
+            other.context,
+        )
 
 
 def measure(row: Row, repeats: int, compile: bool = False, profile: bool = False) -> Row:
@@ -87,8 +98,14 @@ def measure(row: Row, repeats: int, compile: bool = False, profile: bool = False
     model = reference_model(row.model) if row.path == "reference" else build_model(row.model, "paper")
     row.flops_per_token = train_flops_per_token(model, row.context)
     row.linear_flops_per_token = train_flops_per_token(model, context=0)
-    step = train_step(model, random_batch(model, row.batch, row.context, row.device), row.device, row.precision,
-                      compile, kit_optimizer=row.path != "reference")
+    step = train_step(
+        model,
+        random_batch(model, row.batch, row.context, row.device),
+        row.device,
+        row.precision,
+        compile,
+        kit_optimizer=row.path != "reference",
+    )
     try:
         row.first_s = time_calls(step, row.device, warmup=0, repeats=1).seconds
         row.step_s = time_calls(step, row.device, warmup=0, repeats=repeats).seconds
@@ -96,8 +113,10 @@ def measure(row: Row, repeats: int, compile: bool = False, profile: bool = False
             row.profile = time_by_category(step)
     except Exception as err:  # torch.compile raises many kinds; the table says which
         row.failure = f"failed: {type(err).__name__}: {str(err).splitlines()[0][:160]}"
-    progress(f"{row.device.type} {row.model} {row.path} {row.batch}×{row.context}: " +
-             (row.failure or f"first step {row.first_s:.2f} s, then {row.step_s:.3g} s"))
+    progress(
+        f"{row.device.type} {row.model} {row.path} {row.batch}×{row.context}: "
+        + (row.failure or f"first step {row.first_s:.2f} s, then {row.step_s:.3g} s")
+    )
     return row
 
 
@@ -111,17 +130,29 @@ def device_rows(device: torch.device, plan: Plan) -> list[Row]:
     for name in MODELS:
         repeats = plan.repeats[name]
         rows.append(measure(Row(device, name, "reference", "fp32", *full), repeats, profile=profile))
-        rows.append(measure(Row(device, name, "fp32", "fp32", *full, default=default_precision == "fp32"), repeats,
-                            profile=profile and default_precision == "fp32"))
+        rows.append(
+            measure(
+                Row(device, name, "fp32", "fp32", *full, default=default_precision == "fp32"),
+                repeats,
+                profile=profile and default_precision == "fp32",
+            )
+        )
         if native_bf16:
-            rows.append(measure(Row(device, name, "bf16", "bf16", *full, default=default_precision == "bf16"), repeats,
-                                profile=profile and default_precision == "bf16"))
+            rows.append(
+                measure(
+                    Row(device, name, "bf16", "bf16", *full, default=default_precision == "bf16"),
+                    repeats,
+                    profile=profile and default_precision == "bf16",
+                )
+            )
         else:  # emulated bf16 is so slow that only a tiny shape fits, beside fp32 at that shape
             small = plan.emulated_bf16_shape
             fp32 = measure(Row(device, name, "fp32", "fp32", *small, reduced=True), 1)
             bf16 = measure(Row(device, name, "bf16", "bf16", *small, reduced=True), 1)
-            bf16.notes.append(f"emulated bf16 (no AMX/AVX512-BF16): {ratio(bf16.step_s, fp32.step_s)} the fp32 step "
-                              f"at {small[0]} × {small[1]}, so it is not run at {full[0]} × {full[1]}")
+            bf16.notes.append(
+                f"emulated bf16 (no AMX/AVX512-BF16): {ratio(bf16.step_s, fp32.step_s)} the fp32 step "
+                f"at {small[0]} × {small[1]}, so it is not run at {full[0]} × {full[1]}"
+            )
             rows += [fp32, bf16]
         if plan.compile or device.type == "cuda":
             compiled = measure(Row(device, name, "compile", default_precision, *full), repeats, compile=True)
@@ -144,51 +175,104 @@ def reference_row(rows: list[Row], row: Row) -> Row:
 
 
 def throughput_table(rows: list[Row], plan: Plan) -> Table:
-    table = Table("Training throughput (forward + backward + clip + AdamW)",
-                  ["device", "model", "path", "batch × context", "first step (s)", "step (s)", "tokens/s",
-                   "vs reference", "notes"])
+    table = Table(
+        "Training throughput (forward + backward + clip + AdamW)",
+        [
+            "device",
+            "model",
+            "path",
+            "batch × context",
+            "first step (s)",
+            "step (s)",
+            "tokens/s",
+            "vs reference",
+            "notes",
+        ],
+    )
     for row in rows:
         label = row.path + (" (default)" if row.default else "")
         if row.failure:
-            table.add(row.device.type, row.model, label, f"{row.batch} × {row.context}", "-", "-", "-", "-", row.failure)
+            table.add(
+                row.device.type, row.model, label, f"{row.batch} × {row.context}", "-", "-", "-", "-", row.failure
+            )
             continue
         reference = next((r for r in rows if r.path == "reference" and r.same_shape(row) and not r.failure), None)
         speedup = ratio(row.tokens_per_s, reference.tokens_per_s) if reference else "-"
-        table.add(row.device.type, row.model, label, f"{row.batch} × {row.context}", row.first_s, row.step_s,
-                  row.tokens_per_s, speedup, "; ".join(row.notes))
+        table.add(
+            row.device.type,
+            row.model,
+            label,
+            f"{row.batch} × {row.context}",
+            row.first_s,
+            row.step_s,
+            row.tokens_per_s,
+            speedup,
+            "; ".join(row.notes),
+        )
     if not torch.cuda.is_available():
-        table.add("cuda", "all", "bf16, compile, fused AdamW", "8 × 512", "-", "-", "-", "-",
-                  "not measured (no GPU in this environment); the same code runs there when CUDA is available")
-    table.notes.append("reference: the same model, parameters and step, with attention written out "
-                       "(scores, causal mask, softmax, weighted sum; fp32, eager). Paths: fp32 / bf16 autocast "
-                       "eager, and torch.compile at the default precision. Step: median of the timed steps.")
+        table.add(
+            "cuda",
+            "all",
+            "bf16, compile, fused AdamW",
+            "8 × 512",
+            "-",
+            "-",
+            "-",
+            "-",
+            "not measured (no GPU in this environment); the same code runs there when CUDA is available",
+        )
+    table.notes.append(
+        "reference: the same model, parameters and step, with attention written out "
+        "(scores, causal mask, softmax, weighted sum; fp32, eager). Paths: fp32 / bf16 autocast "
+        "eager, and torch.compile at the default precision. Step: median of the timed steps."
+    )
     if plan.note:
         table.notes.append(plan.note)
     return table
 
 
 def mfu_table(rows: list[Row], quick: bool) -> Table:
-    table = Table("Model FLOPs utilisation (training FLOP/s against the matmul probe)",
-                  ["device", "model", "path", "batch × context", "GFLOP/token", "achieved GFLOP/s",
-                   "probe GFLOP/s", "MFU"])
+    table = Table(
+        "Model FLOPs utilisation (training FLOP/s against the matmul probe)",
+        ["device", "model", "path", "batch × context", "GFLOP/token", "achieved GFLOP/s", "probe GFLOP/s", "MFU"],
+    )
     for row in rows:
         if row.failure or row.reduced:
             continue
         _, peak = probe.peak_flops(row.device, row.precision, quick)
-        table.add(row.device.type, row.model, row.path + (" (default)" if row.default else ""),
-                  f"{row.batch} × {row.context}", row.flops_per_token / 1e9, row.flops_per_s / 1e9,
-                  f"{peak / 1e9:.3g} ({row.precision})", f"{row.flops_per_s / peak:.0%}")
-    table.notes.append("Training FLOPs per token = 6 N + 12 · (sum of attention widths) · T, with N the parameters "
-                       "outside the embedding tables and attention counted in full (PaLM, appendix B); a causal "
-                       "kernel needs about half of the attention term. MFU = achieved / probe of the same dtype. "
-                       "Rows at the emulated-bf16 shape are left out: a 1-row matmul says nothing about the limit.")
+        table.add(
+            row.device.type,
+            row.model,
+            row.path + (" (default)" if row.default else ""),
+            f"{row.batch} × {row.context}",
+            row.flops_per_token / 1e9,
+            row.flops_per_s / 1e9,
+            f"{peak / 1e9:.3g} ({row.precision})",
+            f"{row.flops_per_s / peak:.0%}",
+        )
+    table.notes.append(
+        "Training FLOPs per token = 6 N + 12 · (sum of attention widths) · T, with N the parameters "
+        "outside the embedding tables and attention counted in full (PaLM, appendix B); a causal "
+        "kernel needs about half of the attention term. MFU = achieved / probe of the same dtype. "
+        "Rows at the emulated-bf16 shape are left out: a 1-row matmul says nothing about the limit."
+    )
     return table
 
 
 def profile_table(rows: list[Row]) -> Table:
-    table = Table("Where a step's time goes (torch.profiler, one more step of the same run)",
-                  ["model", "path", "batch × context", "matmul", "attention", "optimizer + clip", "other",
-                   "linear-layer matmuls at"])
+    table = Table(
+        "Where a step's time goes (torch.profiler, one more step of the same run)",
+        [
+            "model",
+            "path",
+            "batch × context",
+            "matmul",
+            "attention",
+            "optimizer + clip",
+            "other",
+            "linear-layer matmuls at",
+        ],
+    )
     for row in rows:
         if not row.profile:
             continue
@@ -198,11 +282,13 @@ def profile_table(rows: list[Row]) -> Table:
         rate = row.linear_flops_per_token * row.batch * row.context / row.profile["matmul"]
         rate = f"{rate / 1e9:.3g} GFLOP/s" if row.path != "reference" else "-"
         table.add(row.model, row.path, f"{row.batch} × {row.context}", *share.values(), rate)
-    table.notes.append("Shares of the profiled CPU op time. attention: the fused kernel (kit) or bmm, softmax and "
-                       "masked_fill (reference; its scaling division counts under other). other: layer norms, "
-                       "GELU, residual adds, copies, embeddings, cross-entropy. The matmul rate is 6 N FLOPs per token over the "
-                       "profiled mm/addmm time; profiled op times are approximate and can put it above the "
-                       "square-matmul probe, which other shapes beat by some percent.")
+    table.notes.append(
+        "Shares of the profiled CPU op time. attention: the fused kernel (kit) or bmm, softmax and "
+        "masked_fill (reference; its scaling division counts under other). other: layer norms, "
+        "GELU, residual adds, copies, embeddings, cross-entropy. The matmul rate is 6 N FLOPs per token over the "
+        "profiled mm/addmm time; profiled op times are approximate and can put it above the "
+        "square-matmul probe, which other shapes beat by some percent."
+    )
     return table
 
 
@@ -217,11 +303,16 @@ def speedup_gap(kit: Row, reference: Row, quick: bool) -> str:
     matmul_rate = kit.linear_flops_per_token * kit.batch * kit.context / (share["matmul"] * kit.step_s)
     missing = kit.step_s - reference.step_s / MIN_SPEEDUP_VS_REFERENCE
     attention = share["attention"] * kit.step_s
-    lever = (f"an attention kernel {attention / (attention - missing):.2f}× faster" if missing < attention else
-             f"more than the fused attention's whole {attention:.2f} s")
-    return (f"the kit's step is {share['matmul']:.0%} linear-layer matmuls at ~{min(matmul_rate / peak, 1):.0%} of "
-            f"the probe, {share['attention']:.0%} fused attention, {share['other'] + share['optimizer']:.0%} the rest; "
-            f"the target needs {missing:.2f} s less a step: {lever} (in fp32: this CPU has no native bf16)")
+    lever = (
+        f"an attention kernel {attention / (attention - missing):.2f}× faster"
+        if missing < attention
+        else f"more than the fused attention's whole {attention:.2f} s"
+    )
+    return (
+        f"the kit's step is {share['matmul']:.0%} linear-layer matmuls at ~{min(matmul_rate / peak, 1):.0%} of "
+        f"the probe, {share['attention']:.0%} fused attention, {share['other'] + share['optimizer']:.0%} the rest; "
+        f"the target needs {missing:.2f} s less a step: {lever} (in fp32: this CPU has no native bf16)"
+    )
 
 
 def targets(rows: list[Row], quick: bool) -> list[Target]:
@@ -232,35 +323,56 @@ def targets(rows: list[Row], quick: bool) -> list[Target]:
         reference = reference_row(rows, kit)
         speedup = kit.tokens_per_s / reference.tokens_per_s
         met = speedup >= MIN_SPEEDUP_VS_REFERENCE
-        found.append(Target(f"{name}: default path ≥ {MIN_SPEEDUP_VS_REFERENCE}× reference ({device.type})",
-                            f"{speedup:.2f}× ({fmt(kit.tokens_per_s)} vs {fmt(reference.tokens_per_s)} tokens/s)",
-                            met, "" if met else speedup_gap(kit, reference, quick)))
+        found.append(
+            Target(
+                f"{name}: default path ≥ {MIN_SPEEDUP_VS_REFERENCE}× reference ({device.type})",
+                f"{speedup:.2f}× ({fmt(kit.tokens_per_s)} vs {fmt(reference.tokens_per_s)} tokens/s)",
+                met,
+                "" if met else speedup_gap(kit, reference, quick),
+            )
+        )
     hybrid, small = default_row(rows, device, "hybrid"), default_row(rows, device, "gpt-s")
     step_ratio = hybrid.step_s / small.step_s
     extra = {key: hybrid.profile[key] - small.profile[key] for key in CATEGORIES}
     met = step_ratio <= MAX_HYBRID_STEP_RATIO
-    found.append(Target(f"hybrid step ≤ {MAX_HYBRID_STEP_RATIO}× GPT-S step ({device.type})",
-                        f"{step_ratio:.2f}× ({hybrid.step_s:.3g} vs {small.step_s:.3g} s)", met,
-                        "" if met else "the hybrid's extra profiled time: " +
-                        ", ".join(f"{key} {seconds:+.2f} s" for key, seconds in extra.items())))
+    found.append(
+        Target(
+            f"hybrid step ≤ {MAX_HYBRID_STEP_RATIO}× GPT-S step ({device.type})",
+            f"{step_ratio:.2f}× ({hybrid.step_s:.3g} vs {small.step_s:.3g} s)",
+            met,
+            ""
+            if met
+            else "the hybrid's extra profiled time: "
+            + ", ".join(f"{key} {seconds:+.2f} s" for key, seconds in extra.items()),
+        )
+    )
     large = default_row(rows, device, "gpt-l")
     _, peak = probe.peak_flops(device, large.precision, quick)
     mfu = large.flops_per_s / peak
     share = shares(large)
     met = mfu >= MIN_GPT_L_MFU
-    found.append(Target(f"GPT-L default path ≥ {MIN_GPT_L_MFU:.0%} of the matmul probe ({device.type})",
-                        f"{mfu:.0%} at {large.batch} × {large.context}", met,
-                        "" if met else f"matmuls are {share['matmul']:.0%} of the step; the rest (other "
-                        f"{share['other']:.0%}, optimizer {share['optimizer']:.0%}, attention {share['attention']:.0%}) "
-                        "does few FLOPs"))
+    found.append(
+        Target(
+            f"GPT-L default path ≥ {MIN_GPT_L_MFU:.0%} of the matmul probe ({device.type})",
+            f"{mfu:.0%} at {large.batch} × {large.context}",
+            met,
+            ""
+            if met
+            else f"matmuls are {share['matmul']:.0%} of the step; the rest (other "
+            f"{share['other']:.0%}, optimizer {share['optimizer']:.0%}, attention {share['attention']:.0%}) "
+            "does few FLOPs",
+        )
+    )
     return found
 
 
 def run(ctx) -> list[Table]:
     plan = make_plan(ctx.quick)
     # A fresh inductor cache: the compile rows' first step is then a cold compile, as on a new machine.
-    with tempfile.TemporaryDirectory(prefix="wgpt-bench-inductor-") as cache, \
-            mock.patch.dict(os.environ, {"TORCHINDUCTOR_CACHE_DIR": cache}):
+    with (
+        tempfile.TemporaryDirectory(prefix="wgpt-bench-inductor-") as cache,
+        mock.patch.dict(os.environ, {"TORCHINDUCTOR_CACHE_DIR": cache}),
+    ):
         rows = [row for device in ctx.devices for row in device_rows(device, plan)]
     ctx.targets += targets(rows, ctx.quick)
     return [throughput_table(rows, plan), mfu_table(rows, ctx.quick), profile_table(rows)]

@@ -6,8 +6,8 @@ import ctypes
 import re
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
@@ -24,8 +24,9 @@ class Timing:
     peak_bytes: int | None = None  # memory a call needed on top of what was resident before it
 
 
-def time_calls(fn: Callable[[], object], device: torch.device, warmup: int = 1, repeats: int = 3,
-               memory: bool = False) -> Timing:
+def time_calls(
+    fn: Callable[[], object], device: torch.device, warmup: int = 1, repeats: int = 3, memory: bool = False
+) -> Timing:
     """Median wall time of ``repeats`` calls after ``warmup`` untimed ones (the first call
     allocates optimizer state, compiles, fills caches). With ``memory``, also the peak
     memory of one extra call above the memory resident before it."""

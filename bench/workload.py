@@ -9,14 +9,16 @@ LR schedule, which cost microseconds.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from wgpt_lite.model import GPT, CausalSelfAttention, build_model
-from wgpt_lite.train import TRAIN_PRESETS, autocast, make_optimizer, update
+from wgpt_lite.device import autocast
+from wgpt_lite.model import GPT, CausalSelfAttention
+from wgpt_lite.presets import PAPER, build_model
+from wgpt_lite.train import make_optimizer, update
 
 
 def random_batch(model: GPT, batch: int, context: int, device: torch.device, seed: int = 0):
@@ -28,20 +30,22 @@ def random_batch(model: GPT, batch: int, context: int, device: torch.device, see
     return tokens.to(device), mel.to(device)
 
 
-def train_step(model: GPT, batch, device: torch.device, precision: str, compile: bool = False,
-               kit_optimizer: bool = True):
+def train_step(
+    model: GPT, batch, device: torch.device, precision: str, compile: bool = False, kit_optimizer: bool = True
+):
     """A closure running one optimizer step of train.py's loop on ``batch``; the model is moved to ``device``.
 
     ``kit_optimizer=False`` leaves AdamW's implementation to torch's default, as a plain script would.
     """
-    config = TRAIN_PRESETS["paper"]
+    config = PAPER.budget
     model = model.to(device).train()
     forward = torch.compile(model) if compile else model
     if kit_optimizer:
         optimizer = make_optimizer(model, config, device)
     else:  # torch's default implementation, as a plain script would write it
-        optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.9, config.beta2),
-                                      weight_decay=config.weight_decay)
+        optimizer = torch.optim.AdamW(
+            model.parameters(), lr=config.lr, betas=(0.9, config.beta2), weight_decay=config.weight_decay
+        )
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
     tokens, mel = batch
 
@@ -71,7 +75,7 @@ class ExplicitAttention(CausalSelfAttention):
         return self.resid_dropout(self.c_proj(y))
 
 
-@lru_cache(maxsize=None)
+@cache
 def future_mask(T: int, device: torch.device) -> torch.Tensor:
     """True above the diagonal; made once per length, as nanoGPT keeps it in a buffer."""
     return torch.ones(T, T, dtype=torch.bool, device=device).triu(diagonal=1)

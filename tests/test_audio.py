@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from conftest import tone_and_noise
 
 import wgpt_lite as wl
-from conftest import tone_and_noise
 
 
 def test_public_constants():
@@ -54,7 +54,7 @@ def test_frame_t_sees_the_last_sample_of_its_hop(signal):
     perturbed = signal.clone()
     perturbed[(t + 1) * 320 - 1] += 1.0
     assert not torch.allclose(wl.log_mel(signal)[t], wl.log_mel(perturbed)[t])
-    assert torch.equal(wl.log_mel(signal)[: t], wl.log_mel(perturbed)[: t])
+    assert torch.equal(wl.log_mel(signal)[:t], wl.log_mel(perturbed)[:t])
 
 
 def test_prefix_of_a_clip_gives_the_prefix_of_its_mel(signal):

@@ -53,8 +53,13 @@ def test_peak_memory_sees_a_call_that_touches_64_mib():
 
 def test_quick_probe_run_writes_a_page(tmp_path):
     out = tmp_path / "bench.md"
-    result = subprocess.run([sys.executable, "-m", "bench", "--quick", "--sections", "probe", "--out", str(out)],
-                            cwd=REPO, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--sections", "probe", "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     text = out.read_text()
     for heading in ("# Benchmarks", "### Machine and versions", "### Matmul probe", "| cpu | fp32 |"):
@@ -63,6 +68,7 @@ def test_quick_probe_run_writes_a_page(tmp_path):
 
 
 def test_unknown_sections_are_refused():
-    result = subprocess.run([sys.executable, "-m", "bench", "--sections", "nope"], cwd=REPO, capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--sections", "nope"], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2 and "unknown section" in result.stderr

@@ -12,6 +12,7 @@ import torch
 
 import wgpt_lite as wl
 from wgpt_lite import corpora
+from wgpt_lite.builders import common, music, real, speech
 from wgpt_lite.errors import DataError
 
 SR = wl.SAMPLE_RATE
@@ -19,7 +20,9 @@ SR = wl.SAMPLE_RATE
 
 def needs(*tools):
     missing = [t for t in tools if not shutil.which(t)]
-    return pytest.mark.skipif(bool(missing), reason=f"system tool(s) {missing} not installed (see Makefile APT_PACKAGES)")
+    return pytest.mark.skipif(
+        bool(missing), reason=f"system tool(s) {missing} not installed (see Makefile APT_PACKAGES)"
+    )
 
 
 @pytest.fixture
@@ -38,7 +41,7 @@ def built(tmp_path_factory):
         if all(shutil.which(t) for t in ("espeak-ng", "flite", "text2wave", "bible")):
             paths["mini-speech"] = wl.build_corpus("mini-speech", minutes=0.5, jobs=1)
         if shutil.which("fluidsynth"):
-            mp.setattr(corpora, "MAX_PIECE_SECONDS", 30)  # short pieces: fast renders
+            mp.setattr(music, "MAX_PIECE_SECONDS", 30)  # short pieces: fast renders
             paths["mini-music"] = wl.build_corpus("mini-music", minutes=0.2, jobs=1)
     return paths
 
@@ -62,8 +65,11 @@ def check_manifest(path, spec):
 
 
 def test_unknown_corpus_lists_known_names(home):
-    for call in (lambda: wl.build_corpus("librispeach"), lambda: wl.features("librispeach", "train"),
-                 lambda: wl.read_manifest("x")):
+    for call in (
+        lambda: wl.build_corpus("librispeach"),
+        lambda: wl.features("librispeach", "train"),
+        lambda: wl.read_manifest("x"),
+    ):
         with pytest.raises(DataError, match="mini-speech.*mini-music.*librispeech.*maestro"):
             call()
 
@@ -72,10 +78,13 @@ def test_pack_clips_joins_short_and_cuts_long_pieces():
     def seconds(n):
         return torch.full((int(n * SR),), 0.5)
 
-    clips = corpora.pack_clips([seconds(5), seconds(5), seconds(5), seconds(25), seconds(3)], 8, 20)
+    clips = common.pack_clips([seconds(5), seconds(5), seconds(5), seconds(25), seconds(3)], 8, 20)
     assert [(round(c.shape[0] / SR, 1), members) for c, members in clips] == [
-        (15.0, [0, 1, 2]), (12.5, [3]), (12.5, [3])]  # the lone 3 s piece cannot reach 8 s: dropped
-    gap = corpora.pack_clips([seconds(5), seconds(5)], 8, 20, gap=0.5)
+        (15.0, [0, 1, 2]),
+        (12.5, [3]),
+        (12.5, [3]),
+    ]  # the lone 3 s piece cannot reach 8 s: dropped
+    gap = common.pack_clips([seconds(5), seconds(5)], 8, 20, gap=0.5)
     assert gap[0][0].shape[0] == 10.5 * SR
 
 
@@ -84,8 +93,10 @@ def test_mini_speech_manifest_and_disjoint_splits(built):
     path = built["mini-speech"]
     rows = check_manifest(path, corpora.SPECS["mini-speech"])
     speakers = {s: {r["speaker"] for r in rows if r["split"] == s} for s in ("train", "validation", "test")}
-    books = {s: {r["piece"].split()[1].rstrip("0123456789:-") for r in rows if r["split"] == s}
-             for s in ("train", "validation", "test")}
+    books = {
+        s: {r["piece"].split()[1].rstrip("0123456789:-") for r in rows if r["split"] == s}
+        for s in ("train", "validation", "test")
+    }
     for a, b in (("train", "validation"), ("train", "test"), ("validation", "test")):
         assert not speakers[a] & speakers[b], "a voice is in two splits"
         assert not books[a] & books[b], "a book is in two splits"
@@ -97,9 +108,9 @@ def test_mini_speech_manifest_and_disjoint_splits(built):
 @needs("espeak-ng", "flite", "text2wave", "bible")
 def test_speech_plan_is_stable_and_voices_never_cross_splits():
     budgets = {"train": 600, "validation": 75, "test": 75}
-    voices, chunks = corpora.tts_voices(), corpora.bible_chunks()
-    plan = corpora._speech_plan(voices, chunks, budgets)
-    assert plan == corpora._speech_plan(list(reversed(voices)), chunks, budgets)  # sorted before seeding
+    voices, chunks = speech.tts_voices(), speech.bible_chunks()
+    plan = speech._speech_plan(voices, chunks, budgets)
+    assert plan == speech._speech_plan(list(reversed(voices)), chunks, budgets)  # sorted before seeding
     split_of = {}
     for item in plan:
         for key in (item["voice"], item["ref"].rstrip("0123456789:-")):
@@ -123,7 +134,7 @@ def test_rebuild_is_a_no_op_unless_forced(built, monkeypatch):
     path = built["mini-music"]
     monkeypatch.setenv("WGPT_HOME", str(path.parent.parent))
     before = (path / "summary.json").stat().st_mtime_ns
-    monkeypatch.setattr(corpora, "_build_mini_music", lambda *a, **k: pytest.fail("rebuilt a complete corpus"))
+    monkeypatch.setattr(music, "build_mini_music", lambda *a, **k: pytest.fail("rebuilt a complete corpus"))
     assert wl.build_corpus("mini-music", minutes=0.2, jobs=1) == path
     assert (path / "summary.json").stat().st_mtime_ns == before
 
@@ -133,7 +144,7 @@ def test_failed_build_leaves_nothing_that_looks_built(home, monkeypatch):
         (root / "audio" / "train").mkdir(parents=True)
         raise RuntimeError("killed half-way")
 
-    monkeypatch.setattr(corpora, "_build_mini_speech", explode)
+    monkeypatch.setattr(speech, "build_mini_speech", explode)
     with pytest.raises(RuntimeError):
         wl.build_corpus("mini-speech", minutes=1)
     assert not corpora.is_built("mini-speech")
@@ -141,17 +152,17 @@ def test_failed_build_leaves_nothing_that_looks_built(home, monkeypatch):
 
 
 def test_missing_tool_names_the_debian_package(home, monkeypatch):
-    monkeypatch.setattr(corpora.shutil, "which", lambda tool: None)
+    monkeypatch.setattr(common.shutil, "which", lambda tool: None)
     with pytest.raises(DataError, match="apt-get install espeak-ng"):
         wl.build_corpus("mini-speech", minutes=1)
     with pytest.raises(DataError, match="apt-get install fluidsynth"):
-        corpora.render_midi(home / "x.mid", home / "x.wav")
+        music.render_midi(home / "x.mid", home / "x.wav")
 
 
 def test_midi_writer_roundtrips_through_music21(tmp_path):
     from music21 import converter, note
 
-    corpora.write_midi([(0.0, 0.5, 60), (0.5, 1.5, 64), (0.5, 1.0, 67)], tmp_path / "t.mid")
+    music.write_midi([(0.0, 0.5, 60), (0.5, 1.5, 64), (0.5, 1.0, 67)], tmp_path / "t.mid")
     notes = [n for n in converter.parse(tmp_path / "t.mid").flatten().notes]
     pitches = sorted(p.midi for n in notes for p in (n.pitches if not isinstance(n, note.Note) else [n.pitch]))
     assert pitches == [60, 64, 67]
@@ -191,8 +202,9 @@ def test_librispeech_loader_on_a_local_stand_in(home, tmp_path):
         return datasets.Dataset.from_dict(rows).cast_column("audio", datasets.Audio(sampling_rate=16000, decode=False))
 
     source = tmp_path / "librispeech-standin"
-    datasets.DatasetDict({"train.100": split(19, 6, corrupt=True), "validation": split(84, 2),
-                          "test": split(61, 2)}).save_to_disk(str(source))
+    datasets.DatasetDict(
+        {"train.100": split(19, 6, corrupt=True), "validation": split(84, 2), "test": split(61, 2)}
+    ).save_to_disk(str(source))
     path = wl.build_corpus("librispeech", minutes=0.5, jobs=1, source=str(source))
     rows = check_manifest(path, corpora.SPECS["librispeech"])
     train = [r for r in rows if r["split"] == "train"]
@@ -211,12 +223,20 @@ def test_librispeech_from_the_hub_refuses_when_offline(home, monkeypatch):
 def test_maestro_loader_on_a_local_stand_in(home, tmp_path, monkeypatch):
     root = tmp_path / "maestro-v3.0.0"
     (root / "2018").mkdir(parents=True)
-    pieces = [("train", "Chopin", "Ballade", 45.0), ("train", "Bach", "Prelude", 12.0),
-              ("validation", "Liszt", "Etude", 25.0), ("test", "Haydn", "Sonata", 35.0), ("train", "Bad", "Broken", 30.0),
-              ("train", "Quiet", "Silence", 20.0), ("train", "Empty", "Nothing", 20.0)]
-    with open(root / corpora.MAESTRO_CSV, "w", newline="") as f:
+    pieces = [
+        ("train", "Chopin", "Ballade", 45.0),
+        ("train", "Bach", "Prelude", 12.0),
+        ("validation", "Liszt", "Etude", 25.0),
+        ("test", "Haydn", "Sonata", 35.0),
+        ("train", "Bad", "Broken", 30.0),
+        ("train", "Quiet", "Silence", 20.0),
+        ("train", "Empty", "Nothing", 20.0),
+    ]
+    with open(root / real.MAESTRO_CSV, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["canonical_composer", "canonical_title", "split", "year", "midi_filename", "audio_filename", "duration"])
+        writer.writerow(
+            ["canonical_composer", "canonical_title", "split", "year", "midi_filename", "audio_filename", "duration"]
+        )
         for i, (split, composer, title, seconds) in enumerate(pieces):
             stem = f"2018/piece-{i}"
             if composer == "Bad":
@@ -233,8 +253,12 @@ def test_maestro_loader_on_a_local_stand_in(home, tmp_path, monkeypatch):
     path = wl.build_corpus("maestro", minutes=2, jobs=1)
     rows = check_manifest(path, corpora.SPECS["maestro"])
     assert [r["seconds"] for r in rows if r["speaker"] == "Chopin"] == [22.5, 22.5]  # 45 s -> two equal segments
-    assert {r["speaker"]: r["split"] for r in rows} == {"Chopin": "train", "Bach": "train", "Liszt": "validation",
-                                                       "Haydn": "test"}
+    assert {r["speaker"]: r["split"] for r in rows} == {
+        "Chopin": "train",
+        "Bach": "train",
+        "Liszt": "validation",
+        "Haydn": "test",
+    }
     skipped = {s["item"]: s["reason"] for s in wl.corpus_summary("maestro")["skipped"]}
     assert sorted(skipped) == ["2018/piece-4.wav", "2018/piece-5.wav", "2018/piece-6.wav"]
     assert "silent" in skipped["2018/piece-5.wav"] and "not readable" in skipped["2018/piece-6.wav"]
@@ -259,7 +283,7 @@ def test_cli_lists_corpora_and_rejects_unknown_names(home, capsys):
 
 @needs("espeak-ng", "flite", "text2wave", "bible")
 def test_a_failing_or_silent_voice_is_skipped_and_listed(home, monkeypatch, capsys):
-    synthesize = corpora.synthesize
+    synthesize = speech.synthesize
 
     def flaky(voice, text, work):
         if voice.engine == "festival":
@@ -267,7 +291,7 @@ def test_a_failing_or_silent_voice_is_skipped_and_listed(home, monkeypatch, caps
         wav = synthesize(voice, text, work)
         return wav * 0 if voice.engine == "flite" else wav
 
-    monkeypatch.setattr(corpora, "synthesize", flaky)
+    monkeypatch.setattr(speech, "synthesize", flaky)
     path = wl.build_corpus("mini-speech", minutes=0.5, jobs=1)
     rows = check_manifest(path, corpora.SPECS["mini-speech"])
     assert {r["source"] for r in rows} == {"espeak-ng", "asterisk"}

@@ -58,10 +58,19 @@ def test_melvq_is_fitted_on_the_training_split_only(home, monkeypatch):
 def test_cache_key_changes_with_every_setting(home, monkeypatch, tmp_path):
     tok = wl.corpus_tokenizer("sample-speech", "melvq")
     base = feat.feature_key("sample-speech", "train", tok)
-    keys = {base, feat.feature_key("sample-speech", "validation", tok),
-            feat.feature_key("sample-speech", "train", MelVQTokenizer(codebook=tok.codebook[:64]))}
-    for name, value in (("SAMPLE_RATE", 16000), ("HOP", 160), ("N_FFT", 512), ("N_MELS", 80), ("LOG_FLOOR", 1e-10),
-                        ("F_MAX", 8000.0)):
+    keys = {
+        base,
+        feat.feature_key("sample-speech", "validation", tok),
+        feat.feature_key("sample-speech", "train", MelVQTokenizer(codebook=tok.codebook[:64])),
+    }
+    for name, value in (
+        ("SAMPLE_RATE", 16000),
+        ("HOP", 160),
+        ("N_FFT", 512),
+        ("N_MELS", 80),
+        ("LOG_FLOOR", 1e-10),
+        ("F_MAX", 8000.0),
+    ):
         with monkeypatch.context() as m:
             m.setattr(audio, name, value)
             keys.add(feat.feature_key("sample-speech", "train", tok))
@@ -103,14 +112,20 @@ def test_bad_clips_are_skipped_and_listed(home, capsys):
     (root / "audio" / "train" / "empty.wav").write_bytes(b"")
     (root / "audio" / "train" / "corrupt.wav").write_bytes(b"RIFF\x00\x00garbage" * 10)
     sf.write(root / "audio" / "train" / "silent.wav", np.zeros(wl.SAMPLE_RATE * 2), wl.SAMPLE_RATE, subtype="PCM_16")
-    bad = [{**good[0], "id": name, "path": f"audio/train/{name}.wav"} for name in ("empty", "corrupt", "silent", "missing")]
+    bad = [
+        {**good[0], "id": name, "path": f"audio/train/{name}.wav"} for name in ("empty", "corrupt", "silent", "missing")
+    ]
     rows = good + bad + wl.read_manifest("mini-speech", "validation")
     (root / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     ds = wl.features("mini-speech", "train", MelVQTokenizer(k=8).fit([torch.randn(100, 64)]))
     assert ds["id"] == [r["id"] for r in good]
     err = capsys.readouterr().err
-    for name, reason in (("empty", "empty"), ("corrupt", "not a readable audio"), ("silent", "silent"),
-                         ("missing", "no such file")):
+    for name, reason in (
+        ("empty", "empty"),
+        ("corrupt", "not a readable audio"),
+        ("silent", "silent"),
+        ("missing", "no such file"),
+    ):
         assert f"audio/train/{name}.wav: " in err and reason in err
     info = json.loads(next((home / "features").glob("mini-speech-train-*/extraction.json")).read_text())
     assert len(info["skipped"]) == 4
@@ -135,8 +150,9 @@ def test_a_missing_mini_corpus_is_built_on_first_use(home, monkeypatch):
     def fake_build(name):
         shutil.copytree(corpora.SAMPLE_DIR / "music", corpora.corpus_dir(name))
 
-    monkeypatch.setattr(feat, "build_corpus", fake_build)
-    assert wl.features("mini-music", "validation", "melvq")["id"] == [r["id"] for r in
-                                                                     wl.read_manifest("mini-music", "validation")]
+    monkeypatch.setattr(corpora, "build_corpus", fake_build)
+    assert wl.features("mini-music", "validation", "melvq")["id"] == [
+        r["id"] for r in wl.read_manifest("mini-music", "validation")
+    ]
     with pytest.raises(DataError, match="data build librispeech"):
         wl.features("librispeech", "train", "melvq")

@@ -7,7 +7,7 @@ import torch
 
 import wgpt_lite as wl
 from wgpt_lite.errors import ModelError
-from wgpt_lite.model import MODELS, PAPER_PARAMS, PRESETS
+from wgpt_lite.presets import MODELS, PAPER_PARAMS, PRESETS
 
 
 @pytest.mark.parametrize("name", MODELS)

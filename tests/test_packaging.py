@@ -1,8 +1,9 @@
 """The install files agree with each other, and CI runs what the README promises."""
 
 import re
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 # conda-forge names of the same PyPI packages
@@ -24,8 +25,11 @@ def environment_requirements() -> set[tuple[str, str]]:
     dependencies = (ROOT / "environment.yml").read_text().split("dependencies:", 1)[1]
     entries = re.findall(r"^\s*-\s+(.+?)\s*$", dependencies, re.M)
     skip = ("python=", "pip", "pip:", "-e .")
-    return {_requirement(e.replace("=", "==", 1) if re.match(r"[\w.-]+=[^=]", e) else e)
-            for e in entries if not e.startswith(skip)}
+    return {
+        _requirement(e.replace("=", "==", 1) if re.match(r"[\w.-]+=[^=]", e) else e)
+        for e in entries
+        if not e.startswith(skip)
+    }
 
 
 def test_environment_yml_lists_the_same_packages_as_pyproject():
@@ -38,8 +42,11 @@ def test_torch_is_held_to_the_local_cpu_wheel():
 
 
 def test_ci_runs_the_readme_test_command_and_nothing_else():
-    ci_commands = [line for line in (ROOT / ".ci" / "run").read_text().splitlines()
-                   if line.strip() and not line.lstrip().startswith(("#", "set ", "cd "))]
+    ci_commands = [
+        line
+        for line in (ROOT / ".ci" / "run").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith(("#", "set ", "cd "))
+    ]
     assert ci_commands == ["make test"]
     readme = (ROOT / "README.md").read_text()
     assert "make demo" in readme and "make test" in readme

@@ -1,4 +1,5 @@
 import pytest
+import torch
 
 import wgpt_lite as wl
 from wgpt_lite.settings import home_dir, offline
@@ -25,3 +26,12 @@ def test_home_and_offline_follow_the_environment(monkeypatch, tmp_path):
     assert offline()
     monkeypatch.setenv("HF_HUB_OFFLINE", "")
     assert not offline()
+
+
+def test_precision_can_be_forced_and_a_bad_one_is_named(monkeypatch):
+    cpu = torch.device("cpu")
+    monkeypatch.setenv("WGPT_PRECISION", "FP32")
+    assert wl.pick_precision(cpu) == "fp32"
+    monkeypatch.setenv("WGPT_PRECISION", "fp8")
+    with pytest.raises(wl.TrainingError, match="WGPT_PRECISION='fp8'.*bf16, fp16, fp32"):
+        wl.pick_precision(cpu)

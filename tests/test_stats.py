@@ -26,7 +26,10 @@ def test_summary_of_a_uniform_stream():
 def test_claim_gaps_compare_like_the_paper():
     from wgpt_lite.results import claim_gaps
 
-    rows = [{"corpus": "sample-music", "model": m, "nll": nll} for m, nll in (("gpt-s", 3.0), ("gpt-l", 2.9), ("hybrid", 2.5))]
+    rows = [
+        {"corpus": "sample-music", "model": m, "nll": nll}
+        for m, nll in (("gpt-s", 3.0), ("gpt-l", 2.9), ("hybrid", 2.5))
+    ]
     gaps = {(g["better"], g["than"]): g for g in claim_gaps(rows)}
     assert gaps[("hybrid", "gpt-s")]["ours"] == pytest.approx(0.5)
     assert gaps[("hybrid", "gpt-s")]["paper"] == pytest.approx(2.78 - 2.52)  # music table

@@ -4,9 +4,9 @@ import urllib.error
 
 import pytest
 import torch
+from conftest import tone_and_noise
 
 import wgpt_lite as wl
-from conftest import tone_and_noise
 from wgpt_lite.tokenizers import (
     ENCODEC_CHECKPOINT,
     EncodecTokenizer,
@@ -56,7 +56,9 @@ def test_encodec_frames_align_with_mel_frames(untrained_encodec, samples):
 
 def _perturb_from_frame(wav, t):
     perturbed = wav.clone()
-    perturbed[(t + 1) * 320 :] = 10 * torch.randn(wav.shape[0] - (t + 1) * 320, generator=torch.Generator().manual_seed(t))
+    perturbed[(t + 1) * 320 :] = 10 * torch.randn(
+        wav.shape[0] - (t + 1) * 320, generator=torch.Generator().manual_seed(t)
+    )
     return perturbed
 
 

@@ -10,8 +10,8 @@ from datasets import Dataset
 import wgpt_lite as wl
 from wgpt_lite.batches import eval_crops
 from wgpt_lite.errors import CheckpointError, TrainingError
-from wgpt_lite.train import (RunInfo, evaluate, load_checkpoint, lr_factor, model_from_checkpoint, read_metrics,
-                             train, train_config)
+from wgpt_lite.presets import train_config
+from wgpt_lite.train import RunInfo, evaluate, load_checkpoint, lr_factor, model_from_checkpoint, read_metrics, train
 
 CONFIG = train_config("smoke")  # 20 steps, epochs of 5 steps, context 32
 
@@ -22,7 +22,9 @@ def synthetic_features(n_clips=6, frames=200, vocab=32, seed=0, nan_mel=False) -
     codes = rng.normal(size=(vocab, wl.N_MELS))
     rows = {"id": [], "tokens": [], "mel": [], "seconds": []}
     for clip in range(n_clips):
-        tokens = (rng.integers(vocab) + np.arange(frames) + (rng.random(frames) < 0.2) * rng.integers(vocab, size=frames)) % vocab
+        tokens = (
+            rng.integers(vocab) + np.arange(frames) + (rng.random(frames) < 0.2) * rng.integers(vocab, size=frames)
+        ) % vocab
         mel = np.roll(codes[tokens], -1, axis=0) + 0.5 * rng.normal(size=(frames, wl.N_MELS))
         if nan_mel:
             mel[:] = np.nan
@@ -69,10 +71,19 @@ def test_resume_after_an_interruption_reproduces_the_uninterrupted_curve(data, t
     train(fresh_model(), train_ds, eval_batch, CONFIG, tmp_path / "resumed", run_info(), until=7, progress=False)
     assert load_checkpoint(tmp_path / "resumed" / "checkpoint.pt")["step"] == 7
     torch.manual_seed(123)  # whatever the global RNG holds now must not matter
-    train(wl.build_model("hybrid", "smoke"), train_ds, eval_batch, CONFIG, tmp_path / "resumed", run_info(),
-          resume=True, progress=False)
-    straight, resumed = ([without_timing(r) for r in read_metrics(tmp_path / name / "metrics.jsonl")]
-                         for name in ("straight", "resumed"))
+    train(
+        wl.build_model("hybrid", "smoke"),
+        train_ds,
+        eval_batch,
+        CONFIG,
+        tmp_path / "resumed",
+        run_info(),
+        resume=True,
+        progress=False,
+    )
+    straight, resumed = (
+        [without_timing(r) for r in read_metrics(tmp_path / name / "metrics.jsonl")] for name in ("straight", "resumed")
+    )
     assert straight[1:] == resumed[1:]  # every loss and eval, exactly
 
 
@@ -84,7 +95,7 @@ def test_killed_run_resumes_from_the_last_checkpoint(data, tmp_path):
     train_ds, eval_batch = data
     train(fresh_model(), train_ds, eval_batch, CONFIG, tmp_path, run_info(), until=5, progress=False)
     with open(tmp_path / "metrics.jsonl", "a") as log:  # what a kill after step 5 leaves behind
-        log.write(json.dumps({"kind": "train", "step": 6, "epoch": 1.2, "loss": 9.0, "lr": 0.0}) + "\n{\"kind\": \"tr")
+        log.write(json.dumps({"kind": "train", "step": 6, "epoch": 1.2, "loss": 9.0, "lr": 0.0}) + '\n{"kind": "tr')
     (tmp_path / "checkpoint.pt.tmp-999").write_bytes(b"half a checkpoint")
     train(fresh_model(), train_ds, eval_batch, CONFIG, tmp_path, run_info(), resume=True, progress=False)
     steps = [r["step"] for r in read_metrics(tmp_path / "metrics.jsonl", "train")]
@@ -114,10 +125,19 @@ def test_checkpoint_of_another_model_or_preset_is_refused_by_name(data, tmp_path
     with pytest.raises(CheckpointError, match="model 'gpt-s' \\(this run: 'hybrid'\\)"):
         train(fresh_model("hybrid"), train_ds, eval_batch, CONFIG, tmp_path, run_info("hybrid"), resume=True)
     with pytest.raises(CheckpointError, match="preset 'smoke' \\(this run: 'mini'\\)"):
-        train(fresh_model("gpt-s", "mini"), train_ds, eval_batch, CONFIG, tmp_path, run_info("gpt-s", "mini"), resume=True)
+        train(
+            fresh_model("gpt-s", "mini"), train_ds, eval_batch, CONFIG, tmp_path, run_info("gpt-s", "mini"), resume=True
+        )
     with pytest.raises(CheckpointError, match="steps 20 \\(this run: 30\\)"):
-        train(fresh_model("gpt-s"), train_ds, eval_batch, train_config("smoke", steps=30), tmp_path, run_info("gpt-s"),
-              resume=True)
+        train(
+            fresh_model("gpt-s"),
+            train_ds,
+            eval_batch,
+            train_config("smoke", steps=30),
+            tmp_path,
+            run_info("gpt-s"),
+            resume=True,
+        )
     with pytest.raises(CheckpointError, match="--resume"):
         train(fresh_model("gpt-s"), train_ds, eval_batch, CONFIG, tmp_path, run_info("gpt-s"))
     model, checkpoint = model_from_checkpoint(tmp_path / "checkpoint.pt")
@@ -136,8 +156,16 @@ def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(data,
     train_ds, eval_batch = data
     train(fresh_model(), train_ds, eval_batch, CONFIG, tmp_path, run_info(), until=5, progress=False)
     with pytest.raises(TrainingError, match="at step 6.*checkpoint of step 5"):
-        train(fresh_model(), synthetic_features(nan_mel=True), eval_batch, CONFIG, tmp_path, run_info(),
-              resume=True, progress=False)
+        train(
+            fresh_model(),
+            synthetic_features(nan_mel=True),
+            eval_batch,
+            CONFIG,
+            tmp_path,
+            run_info(),
+            resume=True,
+            progress=False,
+        )
     assert load_checkpoint(tmp_path / "checkpoint.pt")["step"] == 5
 
 
@@ -173,5 +201,13 @@ def test_weights_of_another_layer_layout_are_refused_in_words(data, tmp_path):
     with pytest.raises(CheckpointError, match="another version of the WhisperGPT layers.*mel_encoder.ln.weight"):
         model_from_checkpoint(tmp_path / "checkpoint.pt")
     with pytest.raises(CheckpointError, match="checkpoint.pt holds weights"):
-        train(fresh_model("hybrid"), train_ds, eval_batch, CONFIG, tmp_path, run_info("hybrid"), resume=True,
-              progress=False)
+        train(
+            fresh_model("hybrid"),
+            train_ds,
+            eval_batch,
+            CONFIG,
+            tmp_path,
+            run_info("hybrid"),
+            resume=True,
+            progress=False,
+        )

@@ -1,19 +1,75 @@
 """wgpt_lite: a small kit to see, train and measure Whisper-GPT (Verma, 2024).
 
-    import wgpt_lite as wl
-    wav = wl.load_audio("clip.wav")      # mono float32 at 24 kHz
-    mel = wl.log_mel(wav)                # [frames, 64], causal, 75 frames a second
+The public API follows the story the notebooks tell, one step per line::
 
-Heavy or optional packages (encodec, datasets, jupyter) load only when used.
+    import wgpt_lite as wl
+    wav = wl.load_audio("clip.wav")                       # 01 front end: mono float32 at 24 kHz
+    mel = wl.log_mel(wav)                                 #    [frames, 64], causal, 75 frames a second
+    tok = wl.corpus_tokenizer("mini-speech")              # 02 tokens: EnCodec, or melvq fitted on train
+    data = wl.features("mini-speech", "train", tok)       #    cached tokens + mel of every clip
+    tokens, mel = wl.random_crops(data, 256, 16, gen)     #    aligned training crops
+    model = wl.build_model("hybrid", "mini")              # 03 models: sizes in wgpt_lite/presets.py
+    wl.train(model, data, eval_batch, wl.train_config("mini"), "runs/hybrid", run)   # 04 training
+    rows = wl.reproduce("mini", wl.preset_corpora("mini"))                           # 04-05 the comparison
+
+Heavy or optional packages (encodec, datasets, matplotlib, jupyter) load only when used.
 """
 
-from wgpt_lite.audio import FRAME_RATE, HOP, N_FFT, N_MELS, SAMPLE_RATE, load_audio, log_mel, save_audio
-from wgpt_lite.batches import eval_crops, random_crops
-from wgpt_lite.corpora import CORPORA, build_corpus, corpus_dir, corpus_summary, read_manifest
-from wgpt_lite.errors import AudioError, CheckpointError, DataError, ModelError, TokenizerError, TrainingError, WgptError
-from wgpt_lite.feature_cache import corpus_tokenizer, features
-from wgpt_lite.model import GPT, ModelConfig, WhisperGPT, build_model
-from wgpt_lite.settings import default_preset, home_dir
-from wgpt_lite.tokenizers import EncodecTokenizer, MelVQTokenizer, get_tokenizer
-
 __version__ = "0.1.0"
+
+from wgpt_lite.audio import (
+    FRAME_RATE,
+    HOP,
+    N_FFT,
+    N_MELS,
+    SAMPLE_RATE,
+    load_audio,
+    log_mel,
+    mel_filters,
+    power_spectrogram,
+    save_audio,
+)
+from wgpt_lite.batches import eval_crops, random_crops
+from wgpt_lite.causality import future_leak, mel_influence, model_future_leak
+from wgpt_lite.corpora import CORPORA, build_corpus, corpus_dir, corpus_summary, ensure_corpus, load_clip, read_manifest
+from wgpt_lite.device import autocast, pick_device, pick_precision
+from wgpt_lite.environment import environment_report, format_report
+from wgpt_lite.errors import (
+    AudioError,
+    CheckpointError,
+    DataError,
+    ModelError,
+    TokenizerError,
+    TrainingError,
+    WgptError,
+)
+from wgpt_lite.feature_cache import corpus_tokenizer, features
+from wgpt_lite.install import setup
+from wgpt_lite.model import GPT, MelEncoder, ModelConfig, WhisperGPT
+from wgpt_lite.presets import (
+    MODELS,
+    PAPER_PARAMS,
+    PRESETS,
+    build_model,
+    default_preset,
+    model_config,
+    preset_corpora,
+    train_config,
+)
+from wgpt_lite.reproduce import reproduce, results_dir, score_checkpoint, train_model
+from wgpt_lite.results import claim_gaps, load_runs, plot_curves, results_table
+from wgpt_lite.settings import home_dir
+from wgpt_lite.stats import token_counts, token_summary
+from wgpt_lite.tokenizers import EncodecTokenizer, MelVQTokenizer, get_tokenizer
+from wgpt_lite.train import (
+    RunInfo,
+    TrainConfig,
+    evaluate,
+    lr_factor,
+    make_optimizer,
+    model_from_checkpoint,
+    steps_per_epoch,
+    train,
+    update,
+)
+from wgpt_lite.widgets import spectrogram_explorer

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import io
 import os
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from wgpt_lite.atomic import atomic_path
 from wgpt_lite.errors import AudioError
 
 SAMPLE_RATE = 24_000
@@ -96,13 +97,11 @@ def _decode(source, name: str, sr: int) -> torch.Tensor:
 
 
 def save_audio(path: str | os.PathLike, wav: torch.Tensor, sr: int = SAMPLE_RATE) -> None:
-    """Write a mono float tensor as 16-bit PCM WAV, atomically (temp file + rename)."""
+    """Write a mono float tensor as 16-bit PCM WAV, atomically."""
     import soundfile as sf
 
-    path = os.fspath(path)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    sf.write(tmp, wav.detach().cpu().float().clamp(-1, 1).numpy(), sr, subtype="PCM_16", format="WAV")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        sf.write(tmp, wav.detach().cpu().float().clamp(-1, 1).numpy(), sr, subtype="PCM_16", format="WAV")
 
 
 def mel_settings() -> dict:
@@ -110,8 +109,14 @@ def mel_settings() -> dict:
 
     Read at call time, so a changed constant is a new key, never a stale cache hit.
     """
-    return {"sample_rate": SAMPLE_RATE, "hop": HOP, "n_fft": N_FFT, "n_mels": N_MELS, "f_max": F_MAX,
-            "log_floor": LOG_FLOOR}
+    return {
+        "sample_rate": SAMPLE_RATE,
+        "hop": HOP,
+        "n_fft": N_FFT,
+        "n_mels": N_MELS,
+        "f_max": F_MAX,
+        "log_floor": LOG_FLOOR,
+    }
 
 
 def crop_to_frames(wav: torch.Tensor) -> torch.Tensor:
@@ -119,9 +124,13 @@ def crop_to_frames(wav: torch.Tensor) -> torch.Tensor:
     return wav[..., : wav.shape[-1] // HOP * HOP]
 
 
-@lru_cache(maxsize=None)
+@cache
 def mel_filters(device: str = "cpu", n_mels: int = N_MELS, n_fft: int = N_FFT) -> torch.Tensor:
-    """Slaney-style triangular mel filterbank [n_mels, n_fft // 2 + 1], 0 Hz to F_MAX."""
+    """Triangular mel filterbank [n_mels, n_fft // 2 + 1], 0 Hz to F_MAX.
+
+    The HTK mel scale, ``2595 * log10(1 + f / 700)``; each filter is scaled to equal area
+    (what librosa calls ``norm="slaney"``), so wide high bands are not louder.
+    """
 
     def hz_to_mel(hz):
         return 2595.0 * np.log10(1.0 + np.asarray(hz) / 700.0)
@@ -135,7 +144,7 @@ def mel_filters(device: str = "cpu", n_mels: int = N_MELS, n_fft: int = N_FFT) -
     rising = (fft_freqs[None, :] - lower) / (center - lower)
     falling = (upper - fft_freqs[None, :]) / (upper - center)
     filters = np.maximum(0.0, np.minimum(rising, falling))
-    filters *= (2.0 / (upper - lower))  # equal area per band, so wide bands are not louder
+    filters *= 2.0 / (upper - lower)  # equal area per band
     return torch.from_numpy(filters.astype(np.float32)).to(device)
 
 

@@ -26,7 +26,7 @@ import torch
 
 from wgpt_lite.errors import DataError
 
-_PREPARED: dict[str, "ClipArrays"] = {}  # dataset fingerprint -> its concatenated arrays
+_PREPARED: dict[str, ClipArrays] = {}  # dataset fingerprint -> its concatenated arrays
 _MAX_PREPARED = 8  # a notebook may hold train, validation and test of two corpora
 
 
@@ -87,7 +87,9 @@ def _crops(arrays: ClipArrays, context: int, n: int, generator: torch.Generator)
     return torch.from_numpy(arrays.tokens.take(index)), torch.from_numpy(arrays.mel.take(index, axis=0))
 
 
-def random_crops(dataset, context: int, batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def random_crops(
+    dataset, context: int, batch_size: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     """A training batch: (tokens LongTensor [B, context+1], mel FloatTensor [B, context+1, 64]).
 
     Deterministic for a given generator state; clips shorter than context+1 are never used.

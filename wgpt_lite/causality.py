@@ -8,7 +8,7 @@ measure what changes; notebooks 01 and 03 run them live, the tests assert on the
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

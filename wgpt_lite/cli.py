@@ -1,7 +1,15 @@
 """Command line: ``python -m wgpt_lite <command> --help`` explains each command.
 
-Each command lives beside the concept it drives; its module exposes
-``add_commands(subparsers)`` and sets ``func`` on the parser it adds.
+Every argument is parsed here; each command calls one function of the library with plain
+arguments and prints its result. A ``WgptError`` is printed as one line, not a traceback.
+
+    env        what this machine gives the kit            environment.environment_report
+    setup      system packages and the kit itself         install.setup
+    demo       the front end of one clip, to a PNG        demo.front_end_demo
+    data       build, list and extract corpora            corpora.build_corpus, feature_cache.features
+    train      one model on one corpus                    reproduce.train_model
+    evaluate   score a checkpoint                         reproduce.score_checkpoint
+    reproduce  the paper's experiment                     reproduce.reproduce
 """
 
 from __future__ import annotations
@@ -9,11 +17,18 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import time
+from pathlib import Path
 
-from wgpt_lite.errors import WgptError
-
-# Modules that contribute sub-commands, in the order --help lists them.
-COMMAND_MODULES = ("wgpt_lite.environment", "wgpt_lite.demo", "wgpt_lite.corpora", "wgpt_lite.reproduce")
+from wgpt_lite import install
+from wgpt_lite.corpora import CORPORA, build_corpus, corpus_dir, corpus_summary, is_built
+from wgpt_lite.demo import front_end_demo
+from wgpt_lite.environment import environment_report, format_report
+from wgpt_lite.errors import DataError, ModelError, WgptError
+from wgpt_lite.feature_cache import features
+from wgpt_lite.presets import MODELS, PRESETS, default_preset, preset_corpora, train_config
+from wgpt_lite.reproduce import CorpusData, reproduce, results_dir, score_checkpoint, scores_line, train_model
+from wgpt_lite.tokenizers import TOKENIZERS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,10 +36,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m wgpt_lite",
         description="Whisper-GPT lite: causal log-mel + coarse audio tokens, three small language models.",
     )
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).add_commands(subparsers)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in (_add_env, _add_setup, _add_demo, _add_data, _add_training):
+        add(commands)
     return parser
+
+
+def _module_doc(name: str) -> str:
+    """A module's docstring, for a command's --help (``wl.reproduce`` is the function, not the module)."""
+    return importlib.import_module(f"wgpt_lite.{name}").__doc__
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,3 +61,274 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+# ---------------------------------------------------------------------------
+# env, setup, demo
+
+
+def _add_env(commands) -> None:
+    parser = commands.add_parser(
+        "env",
+        help="show the device, precision, preset and tokenizer the kit will use",
+        description="What this machine gives the kit, and what the kit will choose.",
+    )
+    parser.set_defaults(func=lambda args: print(format_report(environment_report())))
+
+
+def _add_setup(commands) -> None:
+    parser = commands.add_parser(
+        "setup",
+        help="install the system packages and the kit (what a notebook's Colab cell runs)",
+        description=f"Install the Debian packages listed in {install.PACKAGE_LIST.name} (as root; otherwise print "
+        f"the apt-get command), then pip install -e .[{install.PIP_EXTRAS}] of this clone.",
+    )
+    parser.add_argument("--no-pip", dest="pip", action="store_false", help="only the system packages")
+    parser.set_defaults(func=lambda args: install.setup(pip=args.pip))
+
+
+def _add_demo(commands) -> None:
+    parser = commands.add_parser(
+        "demo",
+        help="draw the front end (waveform, causal framing, log-mel, tokens) of one clip to a PNG",
+        description=_module_doc("demo"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--audio",
+        default=None,
+        help="audio file to show (any format soundfile reads); default: the first committed speech sample",
+    )
+    parser.add_argument(
+        "--tokenizer",
+        default="auto",
+        choices=TOKENIZERS,
+        help="'encodec' needs its weights; 'auto' uses them when present, else 'melvq' (default: auto)",
+    )
+    parser.add_argument(
+        "--out", default="results/frontend_demo.png", help="where to write the figure (default: %(default)s)"
+    )
+    parser.set_defaults(func=_cmd_demo)
+
+
+def _cmd_demo(args) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # a file, not a window: works on a headless machine
+    print(front_end_demo(args.audio, args.tokenizer, args.out))
+
+
+# ---------------------------------------------------------------------------
+# data build | list | features | sample
+
+
+def _add_data(commands) -> None:
+    data = commands.add_parser(
+        "data",
+        help="build and inspect corpora and feature caches",
+        description="Build and inspect corpora and feature caches.",
+    )
+    actions = data.add_subparsers(dest="data_command", metavar="ACTION")
+    data.set_defaults(func=lambda args: data.print_help() or 2)
+
+    build = actions.add_parser(
+        "build",
+        help="build a corpus under $WGPT_HOME/corpora",
+        description="Build a corpus under $WGPT_HOME/corpora (atomic; a no-op when already built, unless --force).",
+    )
+    build.add_argument("name", choices=[n for n in CORPORA if not n.startswith("sample-")], help="corpus to build")
+    build.add_argument(
+        "--minutes",
+        type=float,
+        default=None,
+        help="training minutes (default 64 for mini corpora, 600 for real ones); validation and "
+        "test get minutes/8 each",
+    )
+    build.add_argument("--jobs", type=int, default=None, help="worker processes (default: all CPU cores)")
+    build.add_argument("--force", action="store_true", help="rebuild even when a complete corpus exists")
+    build.add_argument(
+        "--source",
+        default=None,
+        help="librispeech: hub dataset name or local save_to_disk folder (default: the hub's "
+        "LibriSpeech); maestro: the MAESTRO v3 folder (default $WGPT_MAESTRO_DIR)",
+    )
+    build.add_argument("--config", default=None, help="librispeech: dataset config (default: clean)")
+    build.set_defaults(func=_cmd_build)
+
+    listing = actions.add_parser(
+        "list",
+        help="list known corpora and which are built",
+        description="List known corpora, where they live, and their splits when built.",
+    )
+    listing.set_defaults(func=_cmd_list)
+
+    extract = actions.add_parser(
+        "features",
+        help="extract (or reuse) the feature cache of a corpus split",
+        description="Extract tokens + log-mel for a corpus split into the feature "
+        "cache (a cache hit when nothing changed).",
+    )
+    extract.add_argument("name", choices=CORPORA, help="corpus")
+    extract.add_argument("--split", default="train", help="split (default train)")
+    extract.add_argument(
+        "--tokenizer",
+        default="auto",
+        choices=TOKENIZERS,
+        help="tokenizer (default auto: encodec when its weights load, else melvq)",
+    )
+    extract.set_defaults(func=_cmd_features)
+
+    sample = actions.add_parser(
+        "sample",
+        help="regenerate the committed sample in data/sample",
+        description="Regenerate data/sample/{speech,music} from the TTS voices and FluidSynth.",
+    )
+    sample.set_defaults(func=_cmd_sample)
+
+
+def _cmd_build(args) -> None:
+    started = time.perf_counter()
+    was_built = is_built(args.name)
+    path = build_corpus(args.name, args.minutes, args.jobs, args.force, args.source, args.config)
+    summary = corpus_summary(args.name)
+    if was_built and not args.force:
+        print(f"{path}: already built ({summary['minutes']:g} training minutes); --force rebuilds it")
+        return
+    splits = ", ".join(f"{s} {v['clips']} clips / {v['seconds'] / 60:.1f} min" for s, v in summary["splits"].items())
+    print(f"{path}: {splits}; {len(summary['skipped'])} skipped; {time.perf_counter() - started:.0f} s")
+
+
+def _cmd_list(args) -> None:
+    for name in CORPORA:
+        state = "not built"
+        if is_built(name):
+            splits = corpus_summary(name)["splits"]
+            state = ", ".join(f"{s} {v['seconds'] / 60:.1f} min" for s, v in splits.items())
+        print(f"{name:14s} {corpus_dir(name)}  [{state}]")
+
+
+def _cmd_features(args) -> None:
+    started = time.perf_counter()
+    dataset = features(args.name, args.split, args.tokenizer)
+    print(
+        f"{args.name}/{args.split}: {len(dataset)} clips, {sum(dataset['seconds']) / 60:.1f} min, "
+        f"{time.perf_counter() - started:.1f} s; cache {Path(dataset.cache_files[0]['filename']).parent}"
+    )
+
+
+def _cmd_sample(args) -> None:
+    from wgpt_lite.builders.sample import build_sample  # builders load only when something is built
+
+    print(build_sample())
+
+
+# ---------------------------------------------------------------------------
+# train | evaluate | reproduce
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--preset",
+        choices=PRESETS,
+        default=None,
+        help="model sizes and training budget: paper (the paper's 3.7M/40M/4M models, a GPU), "
+        "mini (scaled down for 2 CPU cores, minutes), smoke (seconds). "
+        "Default: $WGPT_PRESET, else paper on a GPU and mini otherwise",
+    )
+    parser.add_argument(
+        "--tokenizer",
+        default="auto",
+        choices=TOKENIZERS,
+        help="audio tokens: encodec (the paper's), melvq (offline k-means stand-in, not the paper's "
+        "numbers), auto (encodec when its weights load, else melvq). Default: auto",
+    )
+    parser.add_argument("--steps", type=int, default=None, help="override the preset's number of training steps")
+    parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
+    parser.add_argument("--compile", action="store_true", default=None, help="torch.compile the models (CUDA)")
+    parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+
+
+def _add_training(commands) -> None:
+    train_parser = commands.add_parser(
+        "train",
+        help="train one model on one corpus (resumable)",
+        description="Train one model on one corpus. Writes OUT/CORPUS/MODEL/metrics.jsonl and checkpoint.pt; "
+        "--resume continues an interrupted run on the same curve.",
+    )
+    train_parser.add_argument("--model", required=True, choices=MODELS, help="which model")
+    train_parser.add_argument("--corpus", required=True, choices=CORPORA, help="which corpus (built on first use)")
+    train_parser.add_argument("--out", default=None, help="results folder (default: results/PRESET)")
+    train_parser.add_argument("--resume", action="store_true", help="continue from OUT/CORPUS/MODEL/checkpoint.pt")
+    _add_common(train_parser)
+    train_parser.set_defaults(func=_cmd_train)
+
+    evaluate_parser = commands.add_parser(
+        "evaluate",
+        help="score a checkpoint: NLL (nats/token), PPL and top-1 accuracy",
+        description="Score a trained checkpoint on fixed, seeded crops of a split of its corpus.",
+    )
+    evaluate_parser.add_argument("checkpoint", help="a checkpoint.pt written by train or reproduce")
+    evaluate_parser.add_argument(
+        "--split", default=None, help="split to score (default: test, or validation for corpora without a test split)"
+    )
+    evaluate_parser.add_argument("--crops", type=int, default=None, help="number of crops (default: the preset's)")
+    evaluate_parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
+    evaluate_parser.set_defaults(func=_cmd_evaluate)
+
+    reproduce_parser = commands.add_parser(
+        "reproduce",
+        help="the paper's experiment: three models per corpus, one budget, table + curves",
+        description=_module_doc("reproduce"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    reproduce_parser.add_argument(
+        "--corpus",
+        default=None,
+        help=f"comma-separated corpora, from {', '.join(CORPORA)} (default: "
+        "librispeech,maestro for paper, mini-speech,mini-music for mini, "
+        "the committed samples for smoke)",
+    )
+    reproduce_parser.add_argument(
+        "--models", default=",".join(MODELS), help="comma-separated models (default: %(default)s)"
+    )
+    reproduce_parser.add_argument("--out", default=None, help="results folder (default: results/PRESET)")
+    _add_common(reproduce_parser)
+    reproduce_parser.set_defaults(func=_cmd_reproduce)
+
+
+def _names(text: str, valid: tuple[str, ...], what: str, error: type[Exception]) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in valid]
+    if unknown or not names:
+        raise error(f"unknown {what} {', '.join(unknown) or repr(text)}; choose from {', '.join(valid)}")
+    return names
+
+
+def _budget(args) -> dict:
+    return {"steps": args.steps, "compile": args.compile}
+
+
+def _cmd_train(args) -> None:
+    preset = args.preset or default_preset()
+    config = train_config(preset, **_budget(args))
+    out = Path(args.out) if args.out else results_dir(preset)
+    data = CorpusData(args.corpus, args.tokenizer, config)
+    row = train_model(
+        args.model, data, preset, config, out, resume=args.resume, device=args.device, progress=args.progress
+    )
+    print(scores_line(row))
+
+
+def _cmd_evaluate(args) -> None:
+    print(scores_line(score_checkpoint(args.checkpoint, args.split, args.crops, args.device)))
+
+
+def _cmd_reproduce(args) -> None:
+    preset = args.preset or default_preset()
+    corpora = _names(args.corpus or ",".join(preset_corpora(preset)), CORPORA, "corpus", DataError)
+    models = tuple(_names(args.models, MODELS, "model", ModelError))
+    out = Path(args.out) if args.out else results_dir(preset)
+    rows = reproduce(preset, corpora, args.tokenizer, out, models, args.device, args.progress, **_budget(args))
+    for row in rows:
+        print(scores_line(row))
+    print(f"wrote {out / 'results.md'}, {out / 'curves.png'} and the logs under {out}/")

@@ -1,8 +1,8 @@
-"""``python -m wgpt_lite env``: what this machine gives the kit, and what the kit will choose.
+"""What this machine gives the kit, and what the kit will choose.
 
-The first thing to run on a new machine (and the first cell of notebook 00): the
-device and precision training will use, the default preset, which tokenizer ``auto``
-picks and why, and where corpora and caches live.
+The first thing to run on a new machine (``python -m wgpt_lite env``, and notebook 00):
+the device and precision training will use, the default preset, which tokenizer
+``auto`` picks and why, and where corpora and caches live.
 """
 
 from __future__ import annotations
@@ -13,15 +13,16 @@ import sys
 
 import torch
 
+from wgpt_lite import __version__
+from wgpt_lite.corpora import CORPORA, is_built
+from wgpt_lite.device import pick_device, pick_precision
+from wgpt_lite.presets import default_preset
+from wgpt_lite.settings import home_dir, offline
+from wgpt_lite.tokenizers import encodec_checkpoint_candidates, get_tokenizer
+
 
 def environment_report() -> dict[str, str]:
     """An ordered ``{fact: value}`` description of the machine and the kit's choices."""
-    from wgpt_lite import __version__
-    from wgpt_lite.corpora import CORPORA, is_built
-    from wgpt_lite.settings import default_preset, home_dir, offline
-    from wgpt_lite.tokenizers import encodec_checkpoint_candidates, get_tokenizer
-    from wgpt_lite.train import pick_device, pick_precision
-
     device = pick_device()
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
     preset = default_preset()
@@ -43,11 +44,6 @@ def environment_report() -> dict[str, str]:
 
 
 def format_report(report: dict[str, str]) -> str:
+    """The report as aligned ``fact  value`` lines."""
     width = max(map(len, report))
     return "\n".join(f"{key:<{width}}  {value}" for key, value in report.items())
-
-
-def add_commands(subparsers) -> None:
-    parser = subparsers.add_parser("env", help="show the device, precision, preset and tokenizer the kit will use",
-                                   description=__doc__)
-    parser.set_defaults(func=lambda args: print(format_report(environment_report())))

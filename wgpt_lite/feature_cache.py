@@ -23,9 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -34,10 +31,11 @@ import numpy as np
 import torch
 
 from wgpt_lite import audio
-from wgpt_lite.corpora import (SILENT_PEAK, build_corpus, corpus_dir, corpus_spec, is_built, manifest_sha256,
-                               publish, read_manifest, report_skipped)
+from wgpt_lite.atomic import building_folder, publish
+from wgpt_lite.corpora import corpus_spec, ensure_corpus, load_clip, manifest_sha256, read_manifest, report_skipped
 from wgpt_lite.errors import AudioError, DataError
 from wgpt_lite.settings import home_dir
+from wgpt_lite.tokenizers import MelVQTokenizer, get_tokenizer
 
 FEATURE_VERSION = 1  # bump when extraction changes in a way no setting below captures
 MELVQ_FIT_FRAMES = 200_000  # k-means sees at most this many training frames (evenly spaced)
@@ -52,30 +50,14 @@ def settings_key(**parts) -> str:
 
 def feature_key(corpus: str, split: str, tokenizer) -> str:
     """The cache key of ``features(corpus, split, tokenizer)``."""
-    return settings_key(corpus=corpus, manifest=manifest_sha256(corpus), split=split,
-                        tokenizer=tokenizer.settings(), mel=audio.mel_settings(), version=FEATURE_VERSION)
-
-
-def ensure_corpus(corpus: str) -> Path:
-    """The corpus folder; a missing offline corpus is built first (real ones say how to build them)."""
-    spec = corpus_spec(corpus)
-    if not is_built(corpus):
-        if spec.real or corpus.startswith("sample-"):
-            raise DataError(f"corpus {corpus!r} is not there ({corpus_dir(corpus)}); "
-                            f"run: python -m wgpt_lite data build {corpus} --source ...")
-        print(f"building {corpus} (first use; minutes on 2 cores)...", file=sys.stderr)
-        build_corpus(corpus)
-    return corpus_dir(corpus)
-
-
-def load_clip(corpus: str, row: dict) -> torch.Tensor:
-    """A manifest row's audio, cropped to whole frames; AudioError when it is unusable."""
-    wav = audio.crop_to_frames(audio.load_audio(corpus_dir(corpus) / row["path"]))
-    if wav.shape[-1] == 0:
-        raise AudioError(f"{row['path']}: shorter than one {audio.HOP}-sample frame")
-    if float(wav.abs().max()) < SILENT_PEAK:
-        raise AudioError(f"{row['path']}: silent (peak below -60 dBFS)")
-    return wav
+    return settings_key(
+        corpus=corpus,
+        manifest=manifest_sha256(corpus),
+        split=split,
+        tokenizer=tokenizer.settings(),
+        mel=audio.mel_settings(),
+        version=FEATURE_VERSION,
+    )
 
 
 def _map_clips(fn, rows: list[dict], desc: str) -> list:
@@ -102,16 +84,22 @@ def corpus_tokenizer(corpus: str, tokenizer="auto", k: int | None = None):
     >>> tok.name, tok.vocab_size
     ('melvq', 128)
     """
-    from wgpt_lite.tokenizers import MelVQTokenizer, get_tokenizer
-
     if not isinstance(tokenizer, str):
         return tokenizer
     tok = get_tokenizer(tokenizer, k=k or corpus_spec(corpus).melvq_k)
     if tok.name != "melvq" or tok.fitted:
         return tok
     ensure_corpus(corpus)
-    key = settings_key(corpus=corpus, manifest=manifest_sha256(corpus), split="train", tokenizer=tok.settings(),
-                       mel=audio.mel_settings(), fit_frames=MELVQ_FIT_FRAMES, seed=MELVQ_SEED, version=FEATURE_VERSION)
+    key = settings_key(
+        corpus=corpus,
+        manifest=manifest_sha256(corpus),
+        split="train",
+        tokenizer=tok.settings(),
+        mel=audio.mel_settings(),
+        fit_frames=MELVQ_FIT_FRAMES,
+        seed=MELVQ_SEED,
+        version=FEATURE_VERSION,
+    )
     path = home_dir() / "tokenizers" / f"melvq-{corpus}-{key}.pt"
     if not path.is_file():
         tok.fit(training_mels(corpus), seed=MELVQ_SEED, max_frames=MELVQ_FIT_FRAMES)
@@ -156,19 +144,23 @@ def features(corpus: str, split: str, tokenizer="auto"):
     final = home_dir() / "features" / f"{corpus}-{split}-{tok.name}-{feature_key(corpus, split, tok)}"
     if (final / "extraction.json").is_file():
         return datasets.load_from_disk(str(final))
-    tmp = final.with_name(f"{final.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
     started = time.perf_counter()
-    try:
+    with building_folder(final) as tmp:
         dataset, skipped = _extract(corpus, split, rows, tok)
         _quiet_save(dataset, tmp)
-        info = {"corpus": corpus, "split": split, "tokenizer": tok.settings(), "mel": audio.mel_settings(),
-                "version": FEATURE_VERSION, "clips": len(dataset), "seconds": round(sum(dataset["seconds"]), 2),
-                "extract_seconds": round(time.perf_counter() - started, 2), "skipped": skipped}
+        info = {
+            "corpus": corpus,
+            "split": split,
+            "tokenizer": tok.settings(),
+            "mel": audio.mel_settings(),
+            "version": FEATURE_VERSION,
+            "clips": len(dataset),
+            "seconds": round(sum(dataset["seconds"]), 2),
+            "extract_seconds": round(time.perf_counter() - started, 2),
+            "skipped": skipped,
+        }
         (tmp / "extraction.json").write_text(json.dumps(info, indent=1) + "\n")  # last: marks it complete
         publish(tmp, final, "extraction.json")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     report_skipped(f"{corpus}/{split}", skipped, "clips")
     return datasets.load_from_disk(str(final))
 
@@ -215,12 +207,14 @@ def _extract(corpus: str, split: str, rows: list[dict], tok):
 def feature_schema():
     import datasets
 
-    return datasets.Features({
-        "id": datasets.Value("string"),
-        "tokens": datasets.List(datasets.Value("int16")),
-        "mel": datasets.List(datasets.List(datasets.Value("float16"), length=audio.N_MELS)),
-        "seconds": datasets.Value("float64"),
-    })
+    return datasets.Features(
+        {
+            "id": datasets.Value("string"),
+            "tokens": datasets.List(datasets.Value("int16")),
+            "mel": datasets.List(datasets.List(datasets.Value("float16"), length=audio.N_MELS)),
+            "seconds": datasets.Value("float64"),
+        }
+    )
 
 
 def to_dataset(clips: list[tuple[str, np.ndarray, np.ndarray]], description: str):
@@ -231,12 +225,14 @@ def to_dataset(clips: list[tuple[str, np.ndarray, np.ndarray]], description: str
     lengths = np.array([len(tokens) for _, tokens, _ in clips])
     offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
     mel_values = pa.array(np.concatenate([mel for _, _, mel in clips]).reshape(-1))
-    table = pa.table({
-        "id": [clip_id for clip_id, _, _ in clips],
-        "tokens": pa.ListArray.from_arrays(offsets, pa.array(np.concatenate([t for _, t, _ in clips]))),
-        "mel": pa.ListArray.from_arrays(offsets, pa.FixedSizeListArray.from_arrays(mel_values, audio.N_MELS)),
-        "seconds": pa.array(lengths * audio.HOP / audio.SAMPLE_RATE, type=pa.float64()),
-    })
+    table = pa.table(
+        {
+            "id": [clip_id for clip_id, _, _ in clips],
+            "tokens": pa.ListArray.from_arrays(offsets, pa.array(np.concatenate([t for _, t, _ in clips]))),
+            "mel": pa.ListArray.from_arrays(offsets, pa.FixedSizeListArray.from_arrays(mel_values, audio.N_MELS)),
+            "seconds": pa.array(lengths * audio.HOP / audio.SAMPLE_RATE, type=pa.float64()),
+        }
+    )
     schema = feature_schema()
     info = datasets.DatasetInfo(description=description, features=schema)
     return datasets.Dataset(datasets.table.InMemoryTable(table.cast(schema.arrow_schema)), info=info)

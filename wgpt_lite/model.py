@@ -1,6 +1,7 @@
 """The three language models of Whisper-GPT: GPT-S, GPT-L (tokens only) and the hybrid.
 
-Read it like nanoGPT's ``model.py``: one config, four small modules, two models.
+Read it like nanoGPT's ``model.py``: one config, four small modules, two models. The
+paper's idea lives in ``MelEncoder`` and ``WhisperGPT.embed``; the sizes are in ``presets.py``.
 
 - ``GPT`` predicts token ``t + 1`` from tokens ``0..t``.
 - ``WhisperGPT`` predicts token ``t + 1`` from tokens ``0..t`` *and* log-mel frames
@@ -21,7 +22,7 @@ Both return ``(logits, loss)``; ``loss`` is ``None`` without targets::
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
@@ -29,12 +30,6 @@ import torch.nn.functional as F
 
 from wgpt_lite.audio import N_MELS
 from wgpt_lite.errors import ModelError
-from wgpt_lite.settings import PRESETS
-
-MODELS = ("gpt-s", "gpt-l", "hybrid")
-
-# The paper's parameter counts, which the `paper` presets must match within 5%.
-PAPER_PARAMS = {"gpt-s": 3.7e6, "gpt-l": 40e6, "hybrid": 4.0e6}
 
 
 @dataclass
@@ -115,7 +110,9 @@ class MelEncoder(nn.Module):
         self.proj = nn.Linear(config.n_mels, config.d_mel)
         self.wpe = nn.Embedding(config.context, config.d_mel)
         self.drop = nn.Dropout(config.dropout)
-        self.blocks = nn.ModuleList(Block(config.d_mel, config.n_mel_head, config.dropout) for _ in range(config.n_mel_layer))
+        self.blocks = nn.ModuleList(
+            Block(config.d_mel, config.n_mel_head, config.dropout) for _ in range(config.n_mel_layer)
+        )
         # No final LayerNorm: its unit-scale output would sit next to token embeddings
         # initialised at 0.02 and drown them; the decoder's first ln_1 normalises the fused
         # vector anyway. Measured on mini-speech (300 steps): with it the hybrid ended at
@@ -196,6 +193,7 @@ class WhisperGPT(GPT):
         init_gpt2_(self.mel_encoder, config.n_mel_layer)
 
     def embed(self, ids: torch.Tensor, mel: torch.Tensor | None) -> torch.Tensor:
+        """Where the mel enters the model: [mel encoder(mel) ; token embedding] at every frame."""
         if mel is None or mel.shape[:2] != ids.shape:
             got = None if mel is None else tuple(mel.shape)
             raise ModelError(f"the hybrid needs mel frames aligned with the tokens: ids {tuple(ids.shape)}, mel {got}")
@@ -203,49 +201,9 @@ class WhisperGPT(GPT):
         return torch.cat([mel_vectors, self.wte(ids)], dim=-1)  # [B, T, n_embd]
 
 
-# Shapes of the three models at each size. `paper` matches the paper's counts
-# (tests/test_model.py checks +-5%): GPT-S 3.81M, hybrid 4.00M, GPT-L 41.0M.
-# `mini` keeps the ratios for 2 CPU cores: GPT-S 248k, hybrid 263k (+6%), GPT-L 2.57M
-# (10.4x). At such small widths the 1024-token embedding and head are a large share,
-# so the hybrid needs 3 mel blocks to end up ~8% above GPT-S.
-# `smoke` (GPT-S 80k) is for tests and notebook CI.
-_SHAPES = {
-    "paper": dict(context=512, small=dict(n_layer=4, n_head=4, n_embd=256), large=dict(n_layer=8, n_head=10, n_embd=640),
-                  mel=dict(d_mel=96, n_mel_layer=2, n_mel_head=3)),
-    "mini": dict(context=256, small=dict(n_layer=2, n_head=2, n_embd=64), large=dict(n_layer=4, n_head=4, n_embd=208),
-                 mel=dict(d_mel=32, n_mel_layer=3, n_mel_head=2)),
-    "smoke": dict(context=64, small=dict(n_layer=1, n_head=2, n_embd=32), large=dict(n_layer=2, n_head=2, n_embd=64),
-                  mel=dict(d_mel=8, n_mel_layer=1, n_mel_head=1)),
-}
+def from_config(config: ModelConfig) -> GPT:
+    """The model a config describes: ``WhisperGPT`` when it has a mel path, else ``GPT``.
 
-
-def model_config(name: str, preset: str = "paper", **overrides) -> ModelConfig:
-    """The ``ModelConfig`` of model ``name`` at size ``preset``; keyword overrides win.
-
-    >>> model_config("gpt-l", "paper").n_embd
-    640
+    Sizes by name (``"gpt-s"`` at ``"mini"``...) are in ``wgpt_lite.presets``.
     """
-    if name not in MODELS:
-        raise ModelError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
-    if preset not in PRESETS:
-        raise ModelError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
-    shape = _SHAPES[preset]
-    config = ModelConfig(context=shape["context"], **shape["large" if name == "gpt-l" else "small"])
-    if name == "hybrid":
-        config = replace(config, **shape["mel"])
-    try:
-        return replace(config, **overrides)
-    except TypeError as err:
-        fields = ", ".join(asdict(config))
-        raise ModelError(f"bad model override ({err}); fields are {fields}") from err
-
-
-def build_model(name: str, preset: str = "paper", **overrides) -> GPT:
-    """Build ``"gpt-s"``, ``"gpt-l"`` or ``"hybrid"`` at size ``"paper"``, ``"mini"`` or ``"smoke"``.
-
-    >>> model = build_model("gpt-s", "paper", vocab_size=512)
-    >>> model.config.vocab_size
-    512
-    """
-    config = model_config(name, preset, **overrides)
     return WhisperGPT(config) if config.hybrid else GPT(config)

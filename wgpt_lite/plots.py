@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import torch
 
-from wgpt_lite.audio import FRAME_RATE, HOP, N_FFT, SAMPLE_RATE
+from wgpt_lite.audio import FRAME_RATE, HOP, N_FFT, SAMPLE_RATE, log_mel, mel_filters
+from wgpt_lite.results import plot_curves
 
 
 def _axes(ax):
@@ -33,8 +34,14 @@ def plot_power_spectrogram(power: torch.Tensor, ax=None, title: str = "power spe
     """Power [freq, frames] from ``audio.power_spectrogram`` in dB, frequency in kHz on y."""
     ax = _axes(ax)
     decibels = 10 * torch.log10(power.clamp(min=1e-10))
-    image = ax.imshow(decibels.cpu().numpy(), origin="lower", aspect="auto", cmap="magma", vmin=decibels.max().item() - 80,
-                      extent=(0, power.shape[-1] / FRAME_RATE, 0, SAMPLE_RATE / 2000))
+    image = ax.imshow(
+        decibels.cpu().numpy(),
+        origin="lower",
+        aspect="auto",
+        cmap="magma",
+        vmin=decibels.max().item() - 80,
+        extent=(0, power.shape[-1] / FRAME_RATE, 0, SAMPLE_RATE / 2000),
+    )
     ax.figure.colorbar(image, ax=ax, pad=0.01, label="dB")
     ax.set(xlabel="time (s)", ylabel="frequency (kHz)", title=title)
     return ax
@@ -42,14 +49,14 @@ def plot_power_spectrogram(power: torch.Tensor, ax=None, title: str = "power spe
 
 def plot_mel_filters(ax=None):
     """The 64 triangular mel filters over linear frequency: narrow and low, wide and high."""
-    from wgpt_lite.audio import mel_filters
-
     ax = _axes(ax)
     filters = mel_filters()
     khz = torch.linspace(0, SAMPLE_RATE / 2000, filters.shape[1])
     for row in filters[::2]:  # every other filter keeps the picture readable
         ax.plot(khz.numpy(), row.numpy(), lw=0.8)
-    ax.set(xlabel="frequency (kHz)", ylabel="weight", title=f"mel filterbank: {filters.shape[0]} filters (every 2nd drawn)")
+    ax.set(
+        xlabel="frequency (kHz)", ylabel="weight", title=f"mel filterbank: {filters.shape[0]} filters (every 2nd drawn)"
+    )
     return ax
 
 
@@ -64,10 +71,20 @@ def plot_causal_frame(wav: torch.Tensor, t: int, ax=None, n_fft: int = N_FFT):
     lo, hi = max(0, end - n_fft - 2 * HOP), min(wav.shape[-1], end + 3 * HOP)
     seconds = torch.arange(lo, hi) / SAMPLE_RATE
     ax.plot(seconds.numpy(), wav[lo:hi].numpy(), lw=0.6, color="0.3")
-    ax.axvspan(max(0, end - n_fft) / SAMPLE_RATE, end / SAMPLE_RATE, color="tab:blue", alpha=0.2,
-               label=f"window of mel frame {t} ({n_fft} samples)")
-    ax.axvspan((end - HOP) / SAMPLE_RATE, end / SAMPLE_RATE, color="tab:green", alpha=0.3,
-               label=f"the {HOP} new samples of frame {t}")
+    ax.axvspan(
+        max(0, end - n_fft) / SAMPLE_RATE,
+        end / SAMPLE_RATE,
+        color="tab:blue",
+        alpha=0.2,
+        label=f"window of mel frame {t} ({n_fft} samples)",
+    )
+    ax.axvspan(
+        (end - HOP) / SAMPLE_RATE,
+        end / SAMPLE_RATE,
+        color="tab:green",
+        alpha=0.3,
+        label=f"the {HOP} new samples of frame {t}",
+    )
     ax.axvline(end / SAMPLE_RATE, color="tab:red", lw=1.5, label=f"sample (t+1)·{HOP} = {end}: the future starts")
     ax.set(xlabel="time (s)", ylabel="amplitude", title=f"What mel frame {t} sees")
     ax.legend(loc="upper left", fontsize=8)
@@ -78,8 +95,13 @@ def plot_log_mel(mel: torch.Tensor, ax=None, title: str = "causal log-mel (64 bi
     """Log-mel [frames, 64] as an image, time in seconds on x."""
     ax = _axes(ax)
     frames = mel.shape[0]
-    image = ax.imshow(mel.T.float().cpu().numpy(), origin="lower", aspect="auto", cmap="magma",
-                      extent=(0, frames / FRAME_RATE, 0, mel.shape[1]))
+    image = ax.imshow(
+        mel.T.float().cpu().numpy(),
+        origin="lower",
+        aspect="auto",
+        cmap="magma",
+        extent=(0, frames / FRAME_RATE, 0, mel.shape[1]),
+    )
     ax.figure.colorbar(image, ax=ax, pad=0.01, label="(log10 power + 4) / 4")
     ax.set(xlabel="time (s)", ylabel="mel bin", title=title)
     return ax
@@ -90,15 +112,26 @@ def plot_tokens(tokens: torch.Tensor, ax=None, tokenizer_name: str = "", vocab_s
     ax = _axes(ax)
     seconds = torch.arange(tokens.shape[0]) / FRAME_RATE
     ax.scatter(seconds.numpy(), tokens.cpu().numpy(), s=4, c=tokens.cpu().numpy(), cmap="tab20", linewidths=0)
-    ax.set(xlabel="time (s)", ylabel="token id", xlim=(0, tokens.shape[0] / FRAME_RATE),
-           title=f"{tokenizer_name} tokens, one per frame".strip())
+    ax.set(
+        xlabel="time (s)",
+        ylabel="token id",
+        xlim=(0, tokens.shape[0] / FRAME_RATE),
+        title=f"{tokenizer_name} tokens, one per frame".strip(),
+    )
     if vocab_size:
         ax.set_ylim(-1, vocab_size)
     return ax
 
 
-def frontend_figure(wav: torch.Tensor, mel: torch.Tensor, tokens: torch.Tensor, tokenizer_name: str,
-                    vocab_size: int, frame: int = 40, title: str = ""):
+def frontend_figure(
+    wav: torch.Tensor,
+    mel: torch.Tensor,
+    tokens: torch.Tensor,
+    tokenizer_name: str,
+    vocab_size: int,
+    frame: int = 40,
+    title: str = "",
+):
     """Four panels: waveform, what one frame sees, its log-mel, its tokens (time-aligned)."""
     import matplotlib.pyplot as plt
 
@@ -119,8 +152,6 @@ def explorer_figure(wav: torch.Tensor, frame: int, n_fft: int = N_FFT, title: st
     """
     import matplotlib.pyplot as plt
 
-    from wgpt_lite.audio import log_mel
-
     mel = log_mel(wav, n_fft=n_fft)
     frame = max(0, min(frame, mel.shape[0] - 1))
     fig, axes = plt.subplots(3, 1, figsize=(10, 8), constrained_layout=True)
@@ -129,8 +160,12 @@ def explorer_figure(wav: torch.Tensor, frame: int, n_fft: int = N_FFT, title: st
     axes[1].axvspan((frame + 1) / FRAME_RATE, mel.shape[0] / FRAME_RATE, color="white", alpha=0.6)
     axes[1].axvline((frame + 1) / FRAME_RATE, color="tab:red", lw=1.2)
     axes[2].plot(mel[frame].numpy(), marker=".", color="tab:blue")
-    axes[2].set(xlabel="mel bin (low → high frequency)", ylabel="(log10 power + 4) / 4", ylim=(-1.2, 2.0),
-                title=f"mel frame {frame} ({(frame + 1) / FRAME_RATE:.3f} s)")
+    axes[2].set(
+        xlabel="mel bin (low → high frequency)",
+        ylabel="(log10 power + 4) / 4",
+        ylim=(-1.2, 2.0),
+        title=f"mel frame {frame} ({(frame + 1) / FRAME_RATE:.3f} s)",
+    )
     if title:
         fig.suptitle(title)
     return fig
@@ -169,8 +204,6 @@ class LiveCurves:
 
     def __call__(self, run, record: dict) -> None:
         from IPython.display import display
-
-        from wgpt_lite.results import plot_curves
 
         self.runs.setdefault(run.corpus, {}).setdefault(run.model, []).append(record)
         image = as_image(plot_curves(self.runs))

@@ -1,14 +1,18 @@
-"""Tables and curves of a reproduction, laid out like the paper's Tables 1-2 and Figures 2-3.
+"""Tables and curves of a reproduction, laid out like the paper's Tables 1-2 and its loss curves.
 
 A reproduction folder holds one run folder per corpus and model
 (``<out>/<corpus>/<model>/metrics.jsonl``, see ``wgpt_lite.train``); everything here reads
-those logs, so a table or a figure can be redrawn at any time without training::
+those logs or the rows ``reproduce`` returns, so a table or a figure can be redrawn at any
+time without training::
 
-    >>> from wgpt_lite.results import load_runs, results_table, plot_curves
-    >>> runs = load_runs("results/mini")
-    >>> print(results_table(rows))             # rows: see reproduce.reproduce()
-    >>> plot_curves(runs, "results/mini/curves.png")
+    >>> row = {"corpus": "mini-speech", "model": "hybrid", "tokenizer": "melvq", "split": "test",
+    ...        "params": 263168, "nll": 3.17, "acc": 0.3317, "ppl": 23.87}
+    >>> print(results_table([row]).splitlines()[2])
+    | mini-speech | Hybrid (mel + tokens) | 0.26M | 3.17 | 33.17% | 23.87 | LibriSpeech | 4.00M | 1.93 | 35.05% | 6.96 |
+    >>> [(gap["than"], round(gap["paper"], 2)) for gap in claim_gaps([row, {**row, "model": "gpt-s", "nll": 3.32}])]
+    [('gpt-s', 0.09)]
 
+``load_runs(out)`` gives every run's records and ``plot_curves(runs, path)`` draws them;
 matplotlib is imported inside ``plot_curves`` to keep ``import wgpt_lite`` light.
 """
 
@@ -17,7 +21,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from wgpt_lite.model import MODELS
+from wgpt_lite.corpora import corpus_spec
+from wgpt_lite.presets import MODELS
 from wgpt_lite.train import METRICS, read_metrics
 
 # The paper's Tables 1 (LibriSpeech) and 2 (music): NLL in nats/token, top-1 accuracy, PPL.
@@ -39,8 +44,6 @@ MODEL_LABELS = {"gpt-s": "GPT-S (tokens only)", "gpt-l": "GPT-L (tokens only)", 
 
 def corpus_kind(corpus: str) -> str:
     """``"speech"`` or ``"music"``: which of the paper's tables a corpus stands beside."""
-    from wgpt_lite.corpora import corpus_spec  # a registry of names only; cheap
-
     return corpus_spec(corpus).kind
 
 
@@ -67,7 +70,8 @@ def results_table(rows: list[dict]) -> str:
     tokenizers = ", ".join(sorted({row["tokenizer"] for row in rows}))
     splits = ", ".join(sorted({row["split"] for row in rows}))
     lines = [
-        f"| data | model | params | NLL ({tokenizers} tokens, {splits}) | acc | PPL | paper data | paper params | paper NLL (encodec) | paper acc | paper PPL |",
+        f"| data | model | params | NLL ({tokenizers} tokens, {splits}) | acc | PPL "
+        "| paper data | paper params | paper NLL (encodec) | paper acc | paper PPL |",
         "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|",
     ]
     for row in rows:
@@ -105,8 +109,11 @@ def plot_curves(runs: dict[str, dict[str, list[dict]]], path: str | os.PathLike 
                 epochs, nll = validation_curves(models[model])
                 params = next((f", {_millions(r['params'])}" for r in models[model] if r["kind"] == "run"), "")
                 ax.plot(epochs, nll, marker="o", ms=3, label=f"{MODEL_LABELS[model]}{params}")
-        ax.set(title=f"{corpus}: validation loss ({', '.join(tokenizers)} tokens)", xlabel="epoch",
-               ylabel="NLL (nats/token)")
+        ax.set(
+            title=f"{corpus}: validation loss ({', '.join(tokenizers)} tokens)",
+            xlabel="epoch",
+            ylabel="NLL (nats/token)",
+        )
         ax.grid(alpha=0.3)
         ax.legend()
     if path is not None:
@@ -129,6 +136,13 @@ def claim_gaps(rows: list[dict]) -> list[dict]:
         paper = PAPER_RESULTS[corpus_kind(corpus)]
         for better, than in CLAIMS:
             if better in nll and than in nll:
-                gaps.append({"corpus": corpus, "better": better, "than": than, "ours": nll[than] - nll[better],
-                             "paper": paper[than]["nll"] - paper[better]["nll"]})
+                gaps.append(
+                    {
+                        "corpus": corpus,
+                        "better": better,
+                        "than": than,
+                        "ours": nll[than] - nll[better],
+                        "paper": paper[than]["nll"] - paper[better]["nll"],
+                    }
+                )
     return gaps

@@ -22,11 +22,13 @@ import socket
 import sys
 import types
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable, Protocol
+from typing import Protocol
 
 import torch
 
+from wgpt_lite.atomic import atomic_path
 from wgpt_lite.audio import FRAME_RATE, HOP, N_MELS, crop_to_frames, log_mel, mel_settings
 from wgpt_lite.errors import TokenizerError
 from wgpt_lite.settings import offline
@@ -102,7 +104,7 @@ def _missing_weights_message(reason: str) -> str:
         f"EnCodec 24 kHz weights not found ({reason}). Put the file {ENCODEC_CHECKPOINT} either in "
         f"{first} (the torch hub cache, under $TORCH_HOME) or in a folder named by the environment "
         f"variable WGPT_ENCODEC_DIR ({second}). Any online machine downloads it with: "
-        "python -c \"from encodec import EncodecModel; EncodecModel.encodec_model_24khz()\". "
+        'python -c "from encodec import EncodecModel; EncodecModel.encodec_model_24khz()". '
         "Offline, use get_tokenizer('melvq') instead."
     )
 
@@ -176,8 +178,11 @@ def file_sha256(path: Path) -> str:
 class EncodecTokenizer:
     """Codebook 0 of EnCodec 24 kHz: 75 tokens a second, vocabulary 1024.
 
-    >>> tok = EncodecTokenizer()                      # doctest: +SKIP (needs the weights)
-    >>> tok.encode(wav).shape == (wav.shape[-1] // 320,)
+    >>> import torch
+    >>> wav = torch.randn(24_000)                     # one second
+    >>> tok = EncodecTokenizer.untrained(wav)         # random weights; EncodecTokenizer() loads the real ones
+    >>> tok.encode(wav).shape
+    torch.Size([75])
     """
 
     name = "encodec"
@@ -192,7 +197,7 @@ class EncodecTokenizer:
         self.weights = weights or next((str(p) for p in encodec_checkpoint_candidates() if p.is_file()), "hub")
 
     @classmethod
-    def untrained(cls, calibration_wav: torch.Tensor, seed: int = 0) -> "EncodecTokenizer":
+    def untrained(cls, calibration_wav: torch.Tensor, seed: int = 0) -> EncodecTokenizer:
         """A random-init EnCodec whose codebooks are k-means-initialised on ``calibration_wav``.
 
         Its codes mean nothing; it exists so that shapes, alignment, causality and speed
@@ -204,7 +209,7 @@ class EncodecTokenizer:
             model = load_encodec_model(pretrained=False)
             model.set_target_bandwidth(ENCODEC_BANDWIDTH)
             for layer in model.quantizer.vq.layers:  # the codes mean nothing anyway: 3 k-means
-                layer._codebook.kmeans_iters = 3      # steps instead of 50 keep this at ~1 s
+                layer._codebook.kmeans_iters = 3  # steps instead of 50 keep this at ~1 s
             model.train()  # in train mode, the quantizer's first call initialises its codebooks
             embeddings = model.encoder(crop_to_frames(calibration_wav.float())[None, None])
             model.quantizer(embeddings, model.frame_rate, model.bandwidth)
@@ -237,9 +242,12 @@ class EncodecTokenizer:
 class MelVQTokenizer:
     """k-means tokens over causal log-mel frames: the offline stand-in for EnCodec.
 
+    >>> import torch, wgpt_lite as wl
+    >>> wav = torch.randn(24_000)
     >>> tok = MelVQTokenizer(k=16).fit([wl.log_mel(wav)], seed=0)
-    >>> ids = tok.encode(wav)           # LongTensor [frames], token t from mel frame t only
-    >>> tok.decode(ids).shape           # centroid spectra [frames, 64], for display
+    >>> ids = tok.encode(wav)                 # LongTensor [frames], token t from mel frame t only
+    >>> ids.shape, tok.decode(ids).shape      # centroid spectra [frames, 64], for display
+    (torch.Size([75]), torch.Size([75, 64]))
     """
 
     name = "melvq"
@@ -255,8 +263,9 @@ class MelVQTokenizer:
     def fitted(self) -> bool:
         return self.codebook is not None
 
-    def fit(self, mels: Iterable[torch.Tensor] | torch.Tensor, seed: int = 0, iters: int = 25,
-            max_frames: int = 200_000) -> "MelVQTokenizer":
+    def fit(
+        self, mels: Iterable[torch.Tensor] | torch.Tensor, seed: int = 0, iters: int = 25, max_frames: int = 200_000
+    ) -> MelVQTokenizer:
         """Fit the codebook by k-means on log-mel frames ([frames, 64] tensors, or one [N, 64])."""
         frames = mels if torch.is_tensor(mels) else torch.cat([m.reshape(-1, N_MELS).float() for m in mels])
         frames = frames.reshape(-1, N_MELS).float()
@@ -294,15 +303,14 @@ class MelVQTokenizer:
         return {"name": self.name, "k": self.vocab_size, "codebook_sha256": digest, **mel_settings()}
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the fitted codebook atomically (temp file + rename)."""
+        """Write the fitted codebook, atomically."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-        torch.save({"codebook": self.codebook, "seed": self.seed, "mel_settings": mel_settings()}, tmp)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            torch.save({"codebook": self.codebook, "seed": self.seed, "mel_settings": mel_settings()}, tmp)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "MelVQTokenizer":
+    def load(cls, path: str | os.PathLike) -> MelVQTokenizer:
         path = Path(path)
         if not path.is_file():
             raise TokenizerError(f"{path}: no MelVQ codebook there; fit one with MelVQTokenizer.fit and .save it")
@@ -348,8 +356,9 @@ def kmeans(x: torch.Tensor, k: int, iters: int, generator: torch.Generator) -> t
 # ---------------------------------------------------------------------------
 
 
-def get_tokenizer(name: str = "auto", path: str | os.PathLike | None = None, k: int = 1024,
-                  device: str | torch.device = "cpu") -> Tokenizer:
+def get_tokenizer(
+    name: str = "auto", path: str | os.PathLike | None = None, k: int = 1024, device: str | torch.device = "cpu"
+) -> Tokenizer:
     """Build a tokenizer by name.
 
     - ``"encodec"``: pretrained EnCodec 24 kHz (raises ``TokenizerError`` saying where
@@ -372,5 +381,5 @@ def get_tokenizer(name: str = "auto", path: str | os.PathLike | None = None, k: 
         tok.auto_reason = f"its weights loaded from {tok.weights}"
     except TokenizerError as err:
         tok = melvq()
-        tok.auto_reason = str(err).split('. ')[0]  # e.g. "EnCodec 24 kHz weights not found (offline ...)"
+        tok.auto_reason = str(err).split(". ")[0]  # e.g. "EnCodec 24 kHz weights not found (offline ...)"
     return tok

@@ -1,15 +1,18 @@
 """Training and evaluation: one loop for all three models, so that they differ only in the model.
 
-    >>> import wgpt_lite as wl
-    >>> from wgpt_lite.train import TRAIN_PRESETS, train
-    >>> tok = wl.corpus_tokenizer("mini-speech")
-    >>> train_ds = wl.features("mini-speech", "train", tok)
-    >>> eval_batch = wl.eval_crops(wl.features("mini-speech", "validation", tok), 256, 64, seed=0)
-    >>> model = wl.build_model("hybrid", "mini")
-    >>> run = RunInfo(model="hybrid", preset="mini", corpus="mini-speech", tokenizer=tok.name)
-    >>> final = train(model, train_ds, eval_batch, TRAIN_PRESETS["mini"], "results/demo/hybrid", run)
+    >>> import tempfile, wgpt_lite as wl
+    >>> tok = wl.corpus_tokenizer("sample-speech", "melvq")
+    >>> train_ds = wl.features("sample-speech", "train", tok)
+    >>> eval_batch = wl.eval_crops(wl.features("sample-speech", "validation", tok), context=32, n_crops=8)
+    >>> model = wl.build_model("hybrid", "smoke", vocab_size=tok.vocab_size)
+    >>> run = wl.RunInfo(model="hybrid", preset="smoke", corpus="sample-speech", tokenizer=tok.name)
+    >>> final = wl.train(model, train_ds, eval_batch, wl.train_config("smoke"), tempfile.mkdtemp(), run, progress=False)
+    >>> final["step"], sorted(final)
+    (20, ['acc', 'epoch', 'kind', 'nll', 'ppl', 'seconds', 'step', 'tokenizer'])
 
-What a run writes in its folder:
+The loop at its core is ``random_crops`` -> forward -> ``update`` -> ``scheduler.step``, with
+``evaluate`` at the end of every epoch; notebook 04 writes it out in fifteen lines. What a
+run writes in its folder:
 
 - ``metrics.jsonl``: one JSON object a line. ``{"kind": "run", ...}`` first (model,
   preset, corpus, tokenizer, parameters, device, precision, both configs), then
@@ -17,18 +20,14 @@ What a run writes in its folder:
   ``{"kind": "eval", "step", "epoch", "tokenizer", "nll", "ppl", "acc", "seconds"}`` at the
   end of every epoch (``seconds``: training wall time so far, over all sessions of the run).
 - ``checkpoint.pt``: model, optimizer, scheduler, step, configs, run identity and RNG
-  states, replaced atomically (temp file + ``os.replace``) at the end of every epoch, so a
-  kill or Ctrl-C always leaves the previous one intact. ``resume=True`` continues from it
-  and produces the same curve, to the last digit on CPU, as a run never interrupted.
+  states, replaced atomically at the end of every epoch, so a kill or Ctrl-C always leaves
+  the previous one intact. ``resume=True`` continues from it and produces the same curve,
+  to the last digit on CPU, as a run never interrupted.
 
 An **epoch** is the number of steps whose crops add up to the training split's frames:
 ``ceil(train frames / (batch_size * context))``, unless a preset fixes ``epoch_steps``.
 The budget is counted in steps (``TrainConfig.steps``) so that every model gets the same.
-
-Precision follows the device (see ``pick_precision``): bf16 autocast on Ampere+ GPUs and on
-CPUs with AMX or AVX512-BF16, fp16 with a GradScaler on older GPUs (T4), fp32 otherwise.
-On a CPU without those instructions bf16 autocast is emulated and was measured 25x slower
-than fp32 (AMD EPYC, AVX2, 2 cores, mini GPT-S), hence fp32 there.
+Device and precision: see ``wgpt_lite.device``; budgets per preset: ``wgpt_lite.presets``.
 """
 
 from __future__ import annotations
@@ -37,16 +36,18 @@ import json
 import math
 import os
 import time
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from wgpt_lite.atomic import atomic_path, write_text
 from wgpt_lite.audio import FRAME_RATE
+from wgpt_lite.batches import random_crops
+from wgpt_lite.device import autocast, pick_device, pick_precision
 from wgpt_lite.errors import CheckpointError, TrainingError
-from wgpt_lite.model import GPT, PRESETS, build_model
+from wgpt_lite.model import GPT, ModelConfig, from_config
 
 CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.jsonl"
@@ -70,19 +71,6 @@ class TrainConfig:
     compile: bool = False  # torch.compile the model (CUDA; slower to start, faster after)
 
 
-# Budgets per size preset (the models' shapes are in model.py).
-# `paper`: epochs are true passes over the training split (about 165 steps for 600 minutes).
-# `mini` fits the three-models-by-two-corpora reproduction into ~15 minutes on 2 CPU cores
-# (measured: GPT-S 82 ms, hybrid 84 ms, GPT-L 550 ms a step); 300 steps of 16 x 256 frames
-# are ~4 passes over a 64-minute training split, so its "epoch" is a fixed 30 steps (0.43 of
-# a pass) to draw the curves with 10 points.
-TRAIN_PRESETS = {
-    "paper": TrainConfig(steps=20_000, batch_size=32, context=512, lr=5e-4, warmup_steps=500, eval_crops=512),
-    "mini": TrainConfig(steps=300, batch_size=16, context=256, lr=1.5e-3, warmup_steps=30, epoch_steps=30, eval_crops=64),
-    "smoke": TrainConfig(steps=20, batch_size=4, context=32, lr=3e-3, warmup_steps=2, epoch_steps=5, eval_crops=8),
-}
-
-
 @dataclass
 class RunInfo:
     """What a run is: written into its logs and checkpoint, checked on resume."""
@@ -91,50 +79,6 @@ class RunInfo:
     preset: str
     corpus: str
     tokenizer: str  # "encodec" | "melvq"
-
-
-def train_config(preset: str, **overrides) -> TrainConfig:
-    """The budget of ``preset`` with keyword overrides, e.g. ``train_config("mini", steps=100)``."""
-    if preset not in PRESETS:
-        raise TrainingError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
-    config = TRAIN_PRESETS[preset]
-    return TrainConfig(**{**asdict(config), **{k: v for k, v in overrides.items() if v is not None}})
-
-
-def pick_device(requested: str | None = None) -> torch.device:
-    """``requested`` if given, else CUDA, else Apple's MPS, else the CPU."""
-    if requested:
-        return torch.device(requested)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def cpu_has_bf16() -> bool:
-    """True on x86 CPUs with native bf16 math (AMX or AVX512-BF16); Linux only, else False."""
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            flags = next((line for line in cpuinfo if line.startswith("flags")), "").split()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
-
-
-def pick_precision(device: torch.device) -> str:
-    """``"bf16"``, ``"fp16"`` or ``"fp32"``: the fastest precision that trains safely on ``device``."""
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported(including_emulation=False) else "fp16"
-    if device.type == "cpu" and cpu_has_bf16():
-        return "bf16"
-    return "fp32"  # MPS autocast is still partial; emulated bf16 on a CPU is far slower
-
-
-def autocast(device: torch.device, precision: str):
-    if precision == "fp32":
-        return nullcontext()
-    return torch.autocast(device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
 
 
 def lr_factor(step: int, config: TrainConfig) -> float:
@@ -154,15 +98,20 @@ def steps_per_epoch(train_data, config: TrainConfig) -> int:
 
 
 @torch.no_grad()
-def evaluate(model: GPT, eval_batch, batch_size: int = 32, device: torch.device | None = None,
-             precision: str = "fp32") -> dict:
+def evaluate(
+    model: GPT, eval_batch, batch_size: int = 32, device: torch.device | None = None, precision: str = "fp32"
+) -> dict:
     """NLL (nats/token), PPL = exp(NLL) and top-1 accuracy of ``model`` on fixed crops.
 
     ``eval_batch`` is ``(tokens [N, context+1], mel [N, context+1, 64])`` from
     ``wl.eval_crops``: every model sees the same frames, and every target counts once.
 
-    >>> evaluate(model, wl.eval_crops(val_ds, 256, 64, seed=0))
-    {'nll': 3.1, 'ppl': 22.2, 'acc': 0.27}
+    >>> import math, torch, wgpt_lite as wl
+    >>> model = wl.build_model("gpt-s", "smoke", vocab_size=16)
+    >>> tokens, mel = torch.randint(0, 16, (4, 33)), torch.zeros(4, 33, wl.N_MELS)
+    >>> scores = evaluate(model, (tokens, mel))
+    >>> sorted(scores), abs(scores["nll"] - math.log(16)) < 0.5   # untrained: close to uniform
+    (['acc', 'nll', 'ppl'], True)
     """
     device = device or next(model.parameters()).device
     tokens, mel = eval_batch
@@ -184,10 +133,9 @@ def evaluate(model: GPT, eval_batch, batch_size: int = 32, device: torch.device 
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
-    """``torch.save`` to a temp file, then rename: a kill never leaves half a checkpoint."""
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    """``torch.save``, atomically: a kill never leaves half a checkpoint."""
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
@@ -197,22 +145,32 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # pickle, zip and torch errors alike
-        raise CheckpointError(f"{path}: not a readable wgpt_lite checkpoint ({err}); delete it and train again") from err
+        raise CheckpointError(
+            f"{path}: not a readable wgpt_lite checkpoint ({err}); delete it and train again"
+        ) from err
 
 
 def check_identity(checkpoint: dict, run: RunInfo, model: GPT, config: TrainConfig, path: Path) -> None:
     """Refuse, in words, a checkpoint of another model, preset, corpus, tokenizer, shape or budget."""
+
     def differences(saved: dict, wanted: dict, ignore=()) -> list[str]:
-        return [f"{key} {saved.get(key)!r} (this run: {value!r})" for key, value in wanted.items()
-                if key not in ignore and saved.get(key) != value]
+        return [
+            f"{key} {saved.get(key)!r} (this run: {value!r})"
+            for key, value in wanted.items()
+            if key not in ignore and saved.get(key) != value
+        ]
 
     # The first list that differs says it best: a model name before the shapes that follow from it.
-    differ = (differences(checkpoint.get("run", {}), asdict(run))
-              or differences(checkpoint.get("model_config", {}), asdict(model.config))
-              or differences(checkpoint.get("train_config", {}), asdict(config), ignore=("compile",)))
+    differ = (
+        differences(checkpoint.get("run", {}), asdict(run))
+        or differences(checkpoint.get("model_config", {}), asdict(model.config))
+        or differences(checkpoint.get("train_config", {}), asdict(config), ignore=("compile",))
+    )
     if differ:
-        raise CheckpointError(f"{path} was written for another run: {'; '.join(differ)}. "
-                              "Use another output folder, or delete that checkpoint to start over")
+        raise CheckpointError(
+            f"{path} was written for another run: {'; '.join(differ)}. "
+            "Use another output folder, or delete that checkpoint to start over"
+        )
 
 
 def load_weights(model: GPT, checkpoint: dict, path: Path) -> None:
@@ -220,16 +178,17 @@ def load_weights(model: GPT, checkpoint: dict, path: Path) -> None:
     try:
         model.load_state_dict(checkpoint["model"])
     except RuntimeError as err:
-        raise CheckpointError(f"{path} holds weights of another version of the {type(model).__name__} layers "
-                              f"({str(err).splitlines()[1].strip()}); delete it (or use another output folder) "
-                              "and train again") from err
+        raise CheckpointError(
+            f"{path} holds weights of another version of the {type(model).__name__} layers "
+            f"({str(err).splitlines()[1].strip()}); delete it (or use another output folder) "
+            "and train again"
+        ) from err
 
 
 def model_from_checkpoint(path: str | os.PathLike) -> tuple[GPT, dict]:
     """Rebuild the model a checkpoint holds; returns ``(model, checkpoint)``."""
     checkpoint = load_checkpoint(path)
-    run = checkpoint["run"]
-    model = build_model(run["model"], run["preset"], **checkpoint["model_config"])
+    model = from_config(ModelConfig(**checkpoint["model_config"]))
     load_weights(model, checkpoint, Path(path))
     return model, checkpoint
 
@@ -251,8 +210,13 @@ OPTIMIZER_RANGE = "optimizer step and clipping"  # a profiler label: bench/ attr
 
 def make_optimizer(model: GPT, config: TrainConfig, device: torch.device) -> torch.optim.AdamW:
     """AdamW as the kit trains with it: fused kernels on CUDA, torch's default elsewhere."""
-    return torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.9, config.beta2),
-                             weight_decay=config.weight_decay, fused=device.type == "cuda")
+    return torch.optim.AdamW(
+        model.parameters(),
+        lr=config.lr,
+        betas=(0.9, config.beta2),
+        weight_decay=config.weight_decay,
+        fused=device.type == "cuda",
+    )
 
 
 def update(loss: torch.Tensor, model: GPT, optimizer, scaler, grad_clip: float) -> None:
@@ -266,9 +230,20 @@ def update(loss: torch.Tensor, model: GPT, optimizer, scaler, grad_clip: float) 
         scaler.update()
 
 
-def train(model: GPT, train_data, eval_batch, config: TrainConfig, run_dir: str | os.PathLike, run: RunInfo, *,
-          resume: bool = False, until: int | None = None, device: str | None = None, progress: bool = True,
-          on_eval=None) -> dict:
+def train(
+    model: GPT,
+    train_data,
+    eval_batch,
+    config: TrainConfig,
+    run_dir: str | os.PathLike,
+    run: RunInfo,
+    *,
+    resume: bool = False,
+    until: int | None = None,
+    device: str | None = None,
+    progress: bool = True,
+    on_eval=None,
+) -> dict:
     """Train ``model`` on random crops of ``train_data`` for ``config.steps`` steps; return the last eval.
 
     ``train_data``: a features Dataset (``wl.features``); ``eval_batch``: fixed crops
@@ -277,8 +252,6 @@ def train(model: GPT, train_data, eval_batch, config: TrainConfig, run_dir: str 
     at a notebook's curves before going on. ``on_eval(run, record)`` sees every evaluation
     record: first those already logged by earlier sessions of this run, then each new one.
     """
-    from wgpt_lite.batches import random_crops  # datasets loads only when training
-
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint_path, metrics_path = run_dir / CHECKPOINT, run_dir / METRICS
@@ -294,28 +267,27 @@ def train(model: GPT, train_data, eval_batch, config: TrainConfig, run_dir: str 
     generator = torch.Generator().manual_seed(config.seed)  # the training crops, identical for every model
     torch.manual_seed(config.seed)  # dropout
 
-    step, seconds_before = 0, 0.0  # training wall time of earlier sessions of this run
     if checkpoint_path.exists():
         if not resume:
-            raise CheckpointError(f"{checkpoint_path} exists; pass resume=True (--resume) to continue it, "
-                                  "or use another output folder")
-        checkpoint = load_checkpoint(checkpoint_path)
-        check_identity(checkpoint, run, raw_model, config, checkpoint_path)
-        load_weights(raw_model, checkpoint, checkpoint_path)
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        scheduler.load_state_dict(checkpoint["scheduler"])
-        scaler.load_state_dict(checkpoint["scaler"])
-        generator.set_state(checkpoint["rng"]["batches"])
-        torch.set_rng_state(checkpoint["rng"]["torch"])
-        step, seconds_before = checkpoint["step"], checkpoint["seconds"]
-        # Forget what was logged after the checkpoint: those steps are about to be redone.
-        kept = [r for r in read_metrics(metrics_path) if r["kind"] == "run" or r["step"] <= step]
-        metrics_path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+            raise CheckpointError(
+                f"{checkpoint_path} exists; pass resume=True (--resume) to continue it, or use another output folder"
+            )
+        step, seconds_before = _restore(
+            checkpoint_path, run, config, raw_model, optimizer, scheduler, scaler, generator
+        )
     else:
-        header = {"kind": "run", **asdict(run), "params": raw_model.num_params(), "device": str(device),
-                  "precision": precision, "epoch_steps": epoch_steps, "model_config": asdict(raw_model.config),
-                  "train_config": asdict(config)}
-        metrics_path.write_text(json.dumps(header) + "\n")
+        step, seconds_before = 0, 0.0  # seconds: training wall time of earlier sessions of this run
+        header = {
+            "kind": "run",
+            **asdict(run),
+            "params": raw_model.num_params(),
+            "device": str(device),
+            "precision": precision,
+            "epoch_steps": epoch_steps,
+            "model_config": asdict(raw_model.config),
+            "train_config": asdict(config),
+        }
+        write_text(metrics_path, json.dumps(header) + "\n")
 
     started = time.perf_counter()
 
@@ -323,12 +295,21 @@ def train(model: GPT, train_data, eval_batch, config: TrainConfig, run_dir: str 
         return round(seconds_before + time.perf_counter() - started, 2)
 
     def write_checkpoint():
-        save_checkpoint(checkpoint_path, {
-            "run": asdict(run), "model_config": asdict(raw_model.config), "train_config": asdict(config),
-            "step": step, "seconds": seconds(), "model": raw_model.state_dict(), "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
-            "rng": {"torch": torch.get_rng_state(), "batches": generator.get_state()},
-        })
+        save_checkpoint(
+            checkpoint_path,
+            {
+                "run": asdict(run),
+                "model_config": asdict(raw_model.config),
+                "train_config": asdict(config),
+                "step": step,
+                "seconds": seconds(),
+                "model": raw_model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "scaler": scaler.state_dict(),
+                "rng": {"torch": torch.get_rng_state(), "batches": generator.get_state()},
+            },
+        )
 
     earlier_evals = read_metrics(metrics_path, "eval")
     last_eval = next(iter(earlier_evals[-1:]), None)
@@ -336,17 +317,19 @@ def train(model: GPT, train_data, eval_batch, config: TrainConfig, run_dir: str 
         on_eval(run, record)
     stop = min(config.steps, until or config.steps)
     model.train()
-    with _progress_bar(progress, initial=step, total=config.steps, desc=f"{run.model} on {run.corpus} ({run.tokenizer})") as bar, \
-            open(metrics_path, "a") as log:
+    with (
+        _progress_bar(
+            progress, initial=step, total=config.steps, desc=f"{run.model} on {run.corpus} ({run.tokenizer})"
+        ) as bar,
+        open(metrics_path, "a") as log,
+    ):
         while step < stop:
             tokens, mel = random_crops(train_data, config.context, config.batch_size, generator)
             tokens, mel = tokens.to(device), mel.to(device)
             with autocast(device, precision):
                 _, loss = model(tokens[:, :-1], mel=mel[:, :-1], targets=tokens[:, 1:])
             if not torch.isfinite(loss):
-                kept = f"the checkpoint of step {step} in {checkpoint_path} is kept" if checkpoint_path.exists() else "no checkpoint was written yet"
-                raise TrainingError(f"{run.model} on {run.corpus}: the loss became {loss.item()} at step {step + 1}; "
-                                    f"training stopped and {kept}. Check the features for NaN, or lower the learning rate")
+                raise _diverged(loss, run, step, checkpoint_path)
             lr = scheduler.get_last_lr()[0]
             update(loss, raw_model, optimizer, scaler, config.grad_clip)
             scheduler.step()
@@ -356,9 +339,14 @@ def train(model: GPT, train_data, eval_batch, config: TrainConfig, run_dir: str 
             bar.set_postfix(loss=f"{loss.item():.3f}", val=f"{last_eval['nll']:.3f}" if last_eval else "-")
             end_of_epoch = step % epoch_steps == 0 or step == config.steps
             if end_of_epoch:
-                last_eval = {"kind": "eval", "step": step, "epoch": step / epoch_steps, "tokenizer": run.tokenizer,
-                             **evaluate(model, eval_batch, config.eval_batch_size, device, precision),
-                             "seconds": seconds()}
+                last_eval = {
+                    "kind": "eval",
+                    "step": step,
+                    "epoch": step / epoch_steps,
+                    "tokenizer": run.tokenizer,
+                    **evaluate(model, eval_batch, config.eval_batch_size, device, precision),
+                    "seconds": seconds(),
+                }
                 _log(log, last_eval)
                 if on_eval:
                     on_eval(run, last_eval)
@@ -368,11 +356,43 @@ def train(model: GPT, train_data, eval_batch, config: TrainConfig, run_dir: str 
     return last_eval
 
 
+def _restore(
+    path: Path, run: RunInfo, config: TrainConfig, model: GPT, optimizer, scheduler, scaler, generator: torch.Generator
+) -> tuple[int, float]:
+    """Load a run's checkpoint into the training objects; return (step, training seconds so far)."""
+    checkpoint = load_checkpoint(path)
+    check_identity(checkpoint, run, model, config, path)
+    load_weights(model, checkpoint, path)
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    scheduler.load_state_dict(checkpoint["scheduler"])
+    scaler.load_state_dict(checkpoint["scaler"])
+    generator.set_state(checkpoint["rng"]["batches"])
+    torch.set_rng_state(checkpoint["rng"]["torch"])
+    step = checkpoint["step"]
+    # Forget what was logged after the checkpoint: those steps are about to be redone.
+    metrics_path = path.parent / METRICS
+    kept = [r for r in read_metrics(metrics_path) if r["kind"] == "run" or r["step"] <= step]
+    write_text(metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
+    return step, checkpoint["seconds"]
+
+
+def _diverged(loss: torch.Tensor, run: RunInfo, step: int, checkpoint_path: Path) -> TrainingError:
+    kept = (
+        f"the checkpoint of step {step} in {checkpoint_path} is kept"
+        if checkpoint_path.exists()
+        else "no checkpoint was written yet"
+    )
+    return TrainingError(
+        f"{run.model} on {run.corpus}: the loss became {loss.item()} at step {step + 1}; "
+        f"training stopped and {kept}. Check the features for NaN, or lower the learning rate"
+    )
+
+
 def _log(log, record: dict) -> None:
     log.write(json.dumps(record) + "\n")
 
 
 def _progress_bar(enabled: bool, **kwargs):
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # lazy: tqdm.auto loads IPython when it is installed
 
     return tqdm(disable=not enabled, dynamic_ncols=True, **kwargs)

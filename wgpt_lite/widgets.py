@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import torch
 
-from wgpt_lite.audio import N_FFT, SAMPLE_RATE
+from wgpt_lite.audio import HOP, N_FFT, SAMPLE_RATE
+from wgpt_lite.plots import explorer_figure
 
 WINDOW_CHOICES = (512, 1024, 2048)
 
@@ -29,10 +30,8 @@ def widgets_available() -> bool:
 def spectrogram_explorer(clips: dict[str, torch.Tensor], frame: int = 40, n_fft: int = N_FFT):
     """Explore clips frame by frame: clip, time position (frame) and window length.
 
-    >>> spectrogram_explorer({"speech": wav})   # doctest: +SKIP (needs a notebook)
+    In a notebook cell: ``spectrogram_explorer({"speech": wav, "piano": music})``.
     """
-    from wgpt_lite.plots import explorer_figure
-
     names = list(clips)
     if not widgets_available():
         return explorer_figure(clips[names[0]], frame, n_fft, title=f"{names[0]} (static view: no widget front end)")
@@ -42,15 +41,16 @@ def spectrogram_explorer(clips: dict[str, torch.Tensor], frame: int = 40, n_fft:
     from IPython.display import Audio, display
 
     clip = widgets.Dropdown(options=names, description="clip")
-    longest = max(wav.shape[-1] for wav in clips.values()) // 320 - 1
-    position = widgets.IntSlider(value=min(frame, longest), min=0, max=longest, description="frame t",
-                                 continuous_update=False)
+    longest = max(wav.shape[-1] for wav in clips.values()) // HOP - 1
+    position = widgets.IntSlider(
+        value=min(frame, longest), min=0, max=longest, description="frame t", continuous_update=False
+    )
     window = widgets.SelectionSlider(options=WINDOW_CHOICES, value=n_fft, description="n_fft")
     player, view = widgets.Output(), widgets.Output()
 
     def redraw(_=None):
         wav = clips[clip.value]
-        position.max = wav.shape[-1] // 320 - 1
+        position.max = wav.shape[-1] // HOP - 1
         with view:
             view.clear_output(wait=True)
             explorer_figure(wav, position.value, window.value, title=clip.value)

@@ -1,0 +1,69 @@
+"""Which device trains and which precision it trains in.
+
+Precision follows the device: bf16 autocast on Ampere+ GPUs and on CPUs with AMX or
+AVX512-BF16, fp16 with a GradScaler on older GPUs (a T4), fp32 otherwise. On a CPU without
+those instructions bf16 autocast is emulated and was measured 25x slower than fp32 (AMD
+EPYC, AVX2, 2 cores, mini GPT-S), hence fp32 there. ``WGPT_PRECISION=fp32|bf16|fp16``
+overrides the choice, e.g. to get fp32 numbers on a CPU that would pick bf16.
+
+    >>> pick_precision(torch.device("cpu")) in ("bf16", "fp32")
+    True
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import nullcontext
+
+import torch
+
+from wgpt_lite.errors import TrainingError
+
+PRECISIONS = ("bf16", "fp16", "fp32")
+
+
+def pick_device(requested: str | None = None) -> torch.device:
+    """``requested`` if given, else CUDA, else Apple's MPS, else the CPU."""
+    if requested:
+        return torch.device(requested)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def cpu_has_bf16() -> bool:
+    """True on x86 CPUs with native bf16 math (AMX or AVX512-BF16); Linux only, else False."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            flags = next((line for line in cpuinfo if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def pick_precision(device: torch.device) -> str:
+    """``"bf16"``, ``"fp16"`` or ``"fp32"``: the fastest precision that trains safely on ``device``.
+
+    ``WGPT_PRECISION`` wins when it is set.
+    """
+    requested = os.environ.get("WGPT_PRECISION", "").strip().lower()
+    if requested:
+        if requested not in PRECISIONS:
+            raise TrainingError(
+                f"WGPT_PRECISION={requested!r} is not a precision; choose one of {', '.join(PRECISIONS)}"
+            )
+        return requested
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported(including_emulation=False) else "fp16"
+    if device.type == "cpu" and cpu_has_bf16():
+        return "bf16"
+    return "fp32"  # MPS autocast is still partial; emulated bf16 on a CPU is far slower
+
+
+def autocast(device: torch.device, precision: str):
+    """The autocast context for ``precision`` (a no-op for fp32)."""
+    if precision == "fp32":
+        return nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)

@@ -1,0 +1,78 @@
+"""Set a machine up for the kit: the Debian packages of ``system_packages.txt``, then the kit itself.
+
+``python -m wgpt_lite setup`` is the one set-up entry point besides ``make setup``, and
+what every notebook's first cell runs on Colab. This module uses the standard library
+only, so it runs from a fresh clone before anything is installed::
+
+    python -m wgpt_lite setup              # apt packages (as root, else the command to run), then pip
+
+The package list lives in one file, ``wgpt_lite/system_packages.txt``; ``make setup`` runs
+this file as a script (``python3 wgpt_lite/install.py``) for the same apt step.
+
+    >>> "espeak-ng" in system_packages() and "fluidsynth" in system_packages()
+    True
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+PACKAGE_LIST = Path(__file__).with_name("system_packages.txt")
+ROOT = Path(__file__).resolve().parent.parent
+# Colab keeps its own torch, torchaudio and torchcodec: no constraints file there. EnCodec
+# installs with its dependencies (torchaudio is present on Colab).
+PIP_EXTRAS = "notebooks,data,encodec"
+
+
+def system_packages() -> list[str]:
+    """The Debian packages the kit needs, from ``system_packages.txt``."""
+    lines = (line.split("#", 1)[0].strip() for line in PACKAGE_LIST.read_text().splitlines())
+    return [line for line in lines if line]
+
+
+def missing_packages() -> list[str]:
+    """Those of ``system_packages()`` that dpkg does not report as installed (all, without dpkg)."""
+    if not shutil.which("dpkg-query"):
+        return system_packages()
+    missing = []
+    for package in system_packages():
+        status = subprocess.run(["dpkg-query", "-W", "-f=${Status}", package], capture_output=True, text=True)
+        if "install ok installed" not in status.stdout:
+            missing.append(package)
+    return missing
+
+
+def install_system_packages() -> list[str]:
+    """apt-get the missing packages when root; otherwise print the command. Returns what was missing."""
+    missing = missing_packages()
+    if not missing:
+        return []
+    command = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing]
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        print("Missing system packages. Run once:\n  sudo " + " ".join(command), file=sys.stderr)
+        return missing
+    print("apt-get install " + " ".join(missing), file=sys.stderr)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], env=env)  # a stale index is not fatal: install may still work
+    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+    return missing
+
+
+def install_kit(extras: str = PIP_EXTRAS) -> None:
+    """``pip install -e .[extras]`` of this clone into the running Python."""
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", f"{ROOT}[{extras}]"], check=True)
+
+
+def setup(pip: bool = True) -> None:
+    """System packages, then (unless ``pip=False``) the kit with its Python dependencies."""
+    install_system_packages()
+    if pip:
+        install_kit()
+
+
+if __name__ == "__main__":  # `make setup` runs this file directly, before any Python package is installed
+    install_system_packages()

@@ -1,0 +1,159 @@
+"""The size presets, each on one page: model shapes, training budget, default corpora, and why.
+
+A preset is everything that changes with the machine you run on; the code is the same
+for all of them.
+
+- ``paper``: the paper's models (GPT-S 3.7M, hybrid 4.0M, GPT-L 40M), for a GPU.
+- ``mini``: the same three models scaled to train on 2 CPU cores in minutes.
+- ``smoke``: seconds-long models for the tests and the notebooks' CI.
+
+``WGPT_PRESET`` chooses one; unset, it is ``paper`` on a GPU and ``mini`` otherwise.
+
+    >>> import wgpt_lite as wl
+    >>> wl.build_model("hybrid", "mini").num_params()
+    263168
+    >>> wl.train_config("mini").steps, wl.preset_corpora("mini")
+    (300, ['mini-speech', 'mini-music'])
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, replace
+
+import torch
+
+from wgpt_lite.errors import ModelError, TrainingError
+from wgpt_lite.model import GPT, ModelConfig, from_config
+from wgpt_lite.train import TrainConfig
+
+MODELS = ("gpt-s", "gpt-l", "hybrid")
+
+# The paper's parameter counts, which the `paper` shapes must match within 5%.
+PAPER_PARAMS = {"gpt-s": 3.7e6, "gpt-l": 40e6, "hybrid": 4.0e6}
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    context: int  # frames a model sees at once
+    small: dict  # GPT-S, and the hybrid's decoder stack
+    large: dict  # GPT-L
+    mel: dict  # what the hybrid adds to GPT-S: the mel blocks, and their share of the width
+    budget: TrainConfig  # the same for every model
+    corpora: tuple[str, str]  # (speech, music) that `reproduce` uses by default
+
+
+# ---------------------------------------------------------------------------
+# paper: the paper's sizes, for a GPU.
+# Counts (every parameter, embeddings and head included): GPT-S 3.81M, hybrid 4.00M,
+# GPT-L 41.0M, within 5% of the paper's 3.7M / 4M / 40M (tests/test_model.py checks).
+# The hybrid gives 96 of its 256 channels to the mel: its token embedding is 160 wide.
+# Context 512 frames = 6.8 s. Epochs are true passes over the training split (about
+# 165 steps for 600 minutes). Corpora: LibriSpeech and MAESTRO v3, as in the paper.
+PAPER = Preset(
+    name="paper",
+    context=512,
+    small=dict(n_layer=4, n_head=4, n_embd=256),
+    large=dict(n_layer=8, n_head=10, n_embd=640),
+    mel=dict(d_mel=96, n_mel_layer=2, n_mel_head=3),
+    budget=TrainConfig(steps=20_000, batch_size=32, context=512, lr=5e-4, warmup_steps=500, eval_crops=512),
+    corpora=("librispeech", "maestro"),
+)
+
+# ---------------------------------------------------------------------------
+# mini: the paper's experiment on 2 CPU cores, the whole reproduction in ~15 minutes.
+# Counts: GPT-S 248k, hybrid 263k (+6%), GPT-L 2.57M (10.4x), the paper's ratios. At such
+# small widths the 1024-token embedding and head are a large share, so the hybrid needs 3
+# mel blocks to end up near GPT-S + 8%; it gives half its width (32 of 64) to the mel.
+# Budget: measured GPT-S 82 ms, hybrid 84 ms, GPT-L 550 ms a step; 300 steps of 16 x 256
+# frames are ~4 passes over a 64-minute training split, so an "epoch" is a fixed 30 steps
+# (0.43 of a pass) to draw the curves with 10 points. Corpora: the offline mini corpora.
+MINI = Preset(
+    name="mini",
+    context=256,
+    small=dict(n_layer=2, n_head=2, n_embd=64),
+    large=dict(n_layer=4, n_head=4, n_embd=208),
+    mel=dict(d_mel=32, n_mel_layer=3, n_mel_head=2),
+    budget=TrainConfig(
+        steps=300, batch_size=16, context=256, lr=1.5e-3, warmup_steps=30, epoch_steps=30, eval_crops=64
+    ),
+    corpora=("mini-speech", "mini-music"),
+)
+
+# ---------------------------------------------------------------------------
+# smoke: seconds, for the tests and the notebooks under nbval. GPT-S 80k; it does not keep
+# the paper's ratios (GPT-L is 2.9x GPT-S, the hybrid smaller than GPT-S): it only has to
+# run every code path. Corpora: the few committed seconds of data/sample/, nothing to build.
+SMOKE = Preset(
+    name="smoke",
+    context=64,
+    small=dict(n_layer=1, n_head=2, n_embd=32),
+    large=dict(n_layer=2, n_head=2, n_embd=64),
+    mel=dict(d_mel=8, n_mel_layer=1, n_mel_head=1),
+    budget=TrainConfig(steps=20, batch_size=4, context=32, lr=3e-3, warmup_steps=2, epoch_steps=5, eval_crops=8),
+    corpora=("sample-speech", "sample-music"),
+)
+
+PRESET_TABLE = {preset.name: preset for preset in (PAPER, MINI, SMOKE)}
+PRESETS = tuple(PRESET_TABLE)
+
+
+def get_preset(name: str, error: type[Exception] = ModelError) -> Preset:
+    """The preset called ``name``; an unknown name raises ``error`` listing the choices."""
+    if name not in PRESET_TABLE:
+        raise error(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return PRESET_TABLE[name]
+
+
+def default_preset() -> str:
+    """The size preset named by ``WGPT_PRESET``, or the best fit for this machine."""
+    name = os.environ.get("WGPT_PRESET", "").strip().lower()
+    if name:
+        if name not in PRESET_TABLE:
+            raise ModelError(f"WGPT_PRESET={name!r} is not a preset; choose one of {', '.join(PRESETS)}")
+        return name
+    return "paper" if torch.cuda.is_available() else "mini"
+
+
+def model_config(name: str, preset: str = "paper", **overrides) -> ModelConfig:
+    """The ``ModelConfig`` of model ``name`` at size ``preset``; keyword overrides win.
+
+    >>> model_config("gpt-l", "paper").n_embd
+    640
+    """
+    if name not in MODELS:
+        raise ModelError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    shape = get_preset(preset)
+    config = ModelConfig(context=shape.context, **(shape.large if name == "gpt-l" else shape.small))
+    if name == "hybrid":
+        config = replace(config, **shape.mel)
+    try:
+        return replace(config, **overrides)
+    except TypeError as err:
+        fields = ", ".join(asdict(config))
+        raise ModelError(f"bad model override ({err}); fields are {fields}") from err
+
+
+def build_model(name: str, preset: str = "paper", **overrides) -> GPT:
+    """Build ``"gpt-s"``, ``"gpt-l"`` or ``"hybrid"`` at size ``"paper"``, ``"mini"`` or ``"smoke"``.
+
+    >>> build_model("gpt-s", "paper", vocab_size=512).config.vocab_size
+    512
+    """
+    return from_config(model_config(name, preset, **overrides))
+
+
+def train_config(preset: str, **overrides) -> TrainConfig:
+    """The budget of ``preset`` with keyword overrides (``None`` keeps the preset's value).
+
+    >>> train_config("mini", steps=100).steps
+    100
+    """
+    budget = get_preset(preset, TrainingError).budget
+    return TrainConfig(**{**asdict(budget), **{k: v for k, v in overrides.items() if v is not None}})
+
+
+def preset_corpora(preset: str) -> list[str]:
+    """The (speech, music) corpora a preset reproduces on by default."""
+    return list(get_preset(preset).corpora)
