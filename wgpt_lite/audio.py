@@ -16,6 +16,8 @@ import os
 from functools import cache
 
 import numpy as np
+import soundfile as sf
+import soxr
 import torch
 import torch.nn.functional as F
 
@@ -79,9 +81,6 @@ def _check_wav_not_truncated(path: str) -> None:
 
 
 def _decode(source, name: str, sr: int) -> torch.Tensor:
-    import soundfile as sf
-    import soxr
-
     try:
         data, file_sr = sf.read(source, dtype="float32", always_2d=True)
     except Exception as err:  # soundfile raises LibsndfileError, RuntimeError or TypeError
@@ -98,8 +97,6 @@ def _decode(source, name: str, sr: int) -> torch.Tensor:
 
 def save_audio(path: str | os.PathLike, wav: torch.Tensor, sr: int = SAMPLE_RATE) -> None:
     """Write a mono float tensor as 16-bit PCM WAV, atomically."""
-    import soundfile as sf
-
     with atomic_path(path) as tmp:
         sf.write(tmp, wav.detach().cpu().float().clamp(-1, 1).numpy(), sr, subtype="PCM_16", format="WAV")
 

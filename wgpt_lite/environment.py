@@ -32,7 +32,8 @@ def environment_report() -> dict[str, str]:
         "python": sys.version.split()[0],
         "torch": torch.__version__,
         "device": f"{device.type} ({name})",
-        "precision for training": pick_precision(device),
+        "precision for training": pick_precision(device)
+        + (" (from WGPT_PRECISION)" if os.environ.get("WGPT_PRECISION") else ""),
         "CPU threads": str(torch.get_num_threads()),
         "preset": preset + (" (from WGPT_PRESET)" if os.environ.get("WGPT_PRESET") else " (default for this machine)"),
         "tokenizer 'auto' picks": f"{tok.name}, because {tok.auto_reason}",

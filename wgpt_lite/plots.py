@@ -7,6 +7,8 @@ matplotlib is imported inside the functions to keep ``import wgpt_lite`` light.
 
 from __future__ import annotations
 
+import io
+
 import torch
 
 from wgpt_lite.audio import FRAME_RATE, HOP, N_FFT, SAMPLE_RATE, log_mel, mel_filters
@@ -215,8 +217,6 @@ class LiveCurves:
 
 def as_image(fig, dpi: int = 100):
     """A figure drawn without pyplot (e.g. ``results.plot_curves``) as a notebook PNG image."""
-    import io
-
     from IPython.display import Image
 
     buffer = io.BytesIO()
