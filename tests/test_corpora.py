@@ -21,7 +21,7 @@ SR = wl.SAMPLE_RATE
 def needs(*tools):
     missing = [t for t in tools if not shutil.which(t)]
     return pytest.mark.skipif(
-        bool(missing), reason=f"system tool(s) {missing} not installed (see Makefile APT_PACKAGES)"
+        bool(missing), reason=f"system tool(s) {missing} not installed (see wgpt_lite/system_packages.txt)"
     )
 
 
