@@ -205,7 +205,6 @@ def build_corpus(
         raise DataError(f"--minutes must be positive, got {minutes}")
     budgets = {"train": minutes * 60, "validation": minutes * 60 * EVAL_FRACTION, "test": minutes * 60 * EVAL_FRACTION}
     jobs = max(1, jobs or os.cpu_count() or 1)
-    final.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     with building_folder(final) as tmp:
         (tmp / "audio").mkdir()

@@ -52,14 +52,15 @@ class CorpusData:
         self.corpus = corpus
         self.tokenizer = corpus_tokenizer(corpus, tokenizer)
         self.train = features(corpus, "train", self.tokenizer)
-        # Seed 0 for all: every model is scored on the very same frames.
-        self.validation = eval_crops(
-            features(corpus, "validation", self.tokenizer), config.context, config.eval_crops, seed=0
-        )
+        self.validation = scoring_crops(corpus, "validation", self.tokenizer, config)
         self.table_split = table_split(corpus)
-        self.test = eval_crops(
-            features(corpus, self.table_split, self.tokenizer), config.context, config.eval_crops, seed=0
-        )
+        self.test = scoring_crops(corpus, self.table_split, self.tokenizer, config)
+
+
+def scoring_crops(corpus: str, split: str, tokenizer, config: TrainConfig, n_crops: int | None = None):
+    """The fixed crops a split is scored on (``n_crops``, default the budget's): seed 0 for all,
+    so every model, in training and in ``score_checkpoint``, is scored on the very same frames."""
+    return eval_crops(features(corpus, split, tokenizer), config.context, n_crops or config.eval_crops, seed=0)
 
 
 def table_split(corpus: str) -> str:
@@ -180,7 +181,7 @@ def score_checkpoint(
     run, config = checkpoint["run"], TrainConfig(**checkpoint["train_config"])
     tok = corpus_tokenizer(run["corpus"], run["tokenizer"])
     split = split or table_split(run["corpus"])
-    crops = eval_crops(features(run["corpus"], split, tok), config.context, n_crops or config.eval_crops, seed=0)
+    crops = scoring_crops(run["corpus"], split, tok, config, n_crops)
     device = pick_device(device)
     scores = evaluate(model.to(device), crops, config.eval_batch_size, device, pick_precision(device))
     return {**run, **scores, "params": model.num_params(), "split": split}
