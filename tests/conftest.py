@@ -8,6 +8,13 @@ os.environ.setdefault("WGPT_OFFLINE", "1")
 os.environ.setdefault("WGPT_PRESET", "smoke")
 
 
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("WGPT_HOME", str(tmp_path))
+    monkeypatch.setenv("WGPT_OFFLINE", "1")
+    return tmp_path
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("WGPT_HOME", str(tmp_path_factory.mktemp("wgpt_home")))

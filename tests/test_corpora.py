@@ -1,35 +1,17 @@
 """Corpora: offline builders (tiny sizes), manifests, splits, real-corpus loaders on local stand-ins, bad input."""
 
-import csv
-import io
-import json
 import shutil
 
-import numpy as np
 import pytest
-import soundfile as sf
 import torch
+from corpus_checks import check_manifest, needs
 
 import wgpt_lite as wl
 from wgpt_lite import corpora
-from wgpt_lite.builders import common, music, real, speech
+from wgpt_lite.builders import common, music, speech
 from wgpt_lite.errors import DataError
 
 SR = wl.SAMPLE_RATE
-
-
-def needs(*tools):
-    missing = [t for t in tools if not shutil.which(t)]
-    return pytest.mark.skipif(
-        bool(missing), reason=f"system tool(s) {missing} not installed (see wgpt_lite/system_packages.txt)"
-    )
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("WGPT_HOME", str(tmp_path))
-    monkeypatch.setenv("WGPT_OFFLINE", "1")
-    return tmp_path
 
 
 @pytest.fixture(scope="module")
@@ -44,24 +26,6 @@ def built(tmp_path_factory):
             mp.setattr(music, "MAX_PIECE_SECONDS", 30)  # short pieces: fast renders
             paths["mini-music"] = wl.build_corpus("mini-music", minutes=0.2, jobs=1)
     return paths
-
-
-def check_manifest(path, spec):
-    rows = [json.loads(line) for line in (path / "manifest.jsonl").read_text().splitlines()]
-    assert {r["split"] for r in rows} == set(spec.splits)
-    assert len({r["id"] for r in rows}) == len(rows)
-    for row in rows:
-        assert set(row) == set(corpora.MANIFEST_KEYS)
-        info = sf.info(str(path / row["path"]))
-        assert (info.samplerate, info.channels, info.subtype) == (SR, 1, "PCM_16")
-        assert row["seconds"] == pytest.approx(info.frames / SR, abs=1e-3)
-        lo, hi = spec.clip_seconds
-        assert lo <= row["seconds"] <= hi
-    summary = json.loads((path / "summary.json").read_text())
-    for split in spec.splits:
-        assert summary["splits"][split]["clips"] == sum(r["split"] == split for r in rows)
-    assert not list(path.parent.glob("*.tmp-*")), "a finished build leaves no temporary folder"
-    return rows
 
 
 def test_unknown_corpus_lists_known_names(home):
@@ -170,104 +134,6 @@ def test_midi_writer_roundtrips_through_music21(tmp_path):
 
 # ---------------------------------------------------------------------------
 # Real corpora on local stand-ins in the same formats
-
-
-def tone(seconds, sr, freq=220.0, channels=1):
-    t = np.arange(int(seconds * sr)) / sr
-    wav = 0.3 * np.sin(2 * np.pi * freq * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))
-    return np.stack([wav] * channels, axis=1) if channels > 1 else wav
-
-
-def flac_bytes(wav, sr):
-    buffer = io.BytesIO()
-    sf.write(buffer, wav, sr, format="FLAC")
-    return buffer.getvalue()
-
-
-def test_librispeech_loader_on_a_local_stand_in(home, tmp_path):
-    import datasets
-
-    def split(speaker, n, corrupt=False):
-        rows = {"file": [], "audio": [], "text": [], "speaker_id": [], "chapter_id": [], "id": []}
-        for i in range(n):
-            uid = f"{speaker}-7-{i:04d}"
-            data = b"not audio at all" if corrupt and i == 1 else flac_bytes(tone(5.0, 16000, 200 + 20 * i), 16000)
-            rows["file"].append(f"{uid}.flac")
-            rows["audio"].append({"bytes": data, "path": f"{uid}.flac"})
-            rows["text"].append(f"UTTERANCE {i}")
-            rows["speaker_id"].append(speaker)
-            rows["chapter_id"].append(7)
-            rows["id"].append(uid)
-        # the hub's layout: an Audio column stored as {bytes, path} (cast, not encoded: no torchcodec here)
-        return datasets.Dataset.from_dict(rows).cast_column("audio", datasets.Audio(sampling_rate=16000, decode=False))
-
-    source = tmp_path / "librispeech-standin"
-    datasets.DatasetDict(
-        {"train.100": split(19, 6, corrupt=True), "validation": split(84, 2), "test": split(61, 2)}
-    ).save_to_disk(str(source))
-    path = wl.build_corpus("librispeech", minutes=0.5, jobs=1, source=str(source))
-    rows = check_manifest(path, corpora.SPECS["librispeech"])
-    train = [r for r in rows if r["split"] == "train"]
-    assert train[0]["text"].startswith("UTTERANCE 0 UTTERANCE 2")  # utterances of one chapter joined
-    assert {r["speaker"] for r in rows if r["split"] == "test"} == {"61"}
-    skipped = wl.corpus_summary("librispeech")["skipped"]
-    assert [s["item"] for s in skipped] == ["train.100/19-7-0001"] and "not a readable audio" in skipped[0]["reason"]
-
-
-def test_librispeech_from_the_hub_refuses_when_offline(home, monkeypatch):
-    monkeypatch.setenv("WGPT_OFFLINE", "1")
-    with pytest.raises(DataError, match="WGPT_OFFLINE"):
-        wl.build_corpus("librispeech", minutes=1, jobs=1)
-
-
-def test_maestro_loader_on_a_local_stand_in(home, tmp_path, monkeypatch):
-    root = tmp_path / "maestro-v3.0.0"
-    (root / "2018").mkdir(parents=True)
-    pieces = [
-        ("train", "Chopin", "Ballade", 45.0),
-        ("train", "Bach", "Prelude", 12.0),
-        ("validation", "Liszt", "Etude", 25.0),
-        ("test", "Haydn", "Sonata", 35.0),
-        ("train", "Bad", "Broken", 30.0),
-        ("train", "Quiet", "Silence", 20.0),
-        ("train", "Empty", "Nothing", 20.0),
-    ]
-    with open(root / real.MAESTRO_CSV, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(
-            ["canonical_composer", "canonical_title", "split", "year", "midi_filename", "audio_filename", "duration"]
-        )
-        for i, (split, composer, title, seconds) in enumerate(pieces):
-            stem = f"2018/piece-{i}"
-            if composer == "Bad":
-                (root / f"{stem}.wav").write_bytes(b"RIFF....WAVEfmt garbage")
-            elif composer == "Empty":
-                (root / f"{stem}.wav").write_bytes(b"")
-            elif composer == "Quiet":
-                sf.write(root / f"{stem}.wav", np.zeros((int(seconds * 44100), 2)), 44100)
-            else:
-                sf.write(root / f"{stem}.wav", tone(seconds, 44100, 110 * (i + 1), channels=2), 44100)
-            (root / f"{stem}.midi").write_bytes(b"MThd")
-            writer.writerow([composer, title, split, 2018, f"{stem}.midi", f"{stem}.wav", seconds])
-    monkeypatch.setenv("WGPT_MAESTRO_DIR", str(root))
-    path = wl.build_corpus("maestro", minutes=2, jobs=1)
-    rows = check_manifest(path, corpora.SPECS["maestro"])
-    assert [r["seconds"] for r in rows if r["speaker"] == "Chopin"] == [22.5, 22.5]  # 45 s -> two equal segments
-    assert {r["speaker"]: r["split"] for r in rows} == {
-        "Chopin": "train",
-        "Bach": "train",
-        "Liszt": "validation",
-        "Haydn": "test",
-    }
-    skipped = {s["item"]: s["reason"] for s in wl.corpus_summary("maestro")["skipped"]}
-    assert sorted(skipped) == ["2018/piece-4.wav", "2018/piece-5.wav", "2018/piece-6.wav"]
-    assert "silent" in skipped["2018/piece-5.wav"] and "not readable" in skipped["2018/piece-6.wav"]
-
-
-def test_maestro_without_a_folder_says_where_to_put_it(home, monkeypatch):
-    monkeypatch.delenv("WGPT_MAESTRO_DIR", raising=False)
-    with pytest.raises(DataError, match="WGPT_MAESTRO_DIR"):
-        wl.build_corpus("maestro", jobs=1)
 
 
 def test_cli_lists_corpora_and_rejects_unknown_names(home, capsys):

@@ -86,7 +86,7 @@ SPECS = {
             ("train", "validation", "test"),
             (8.0, 20.0),
             600,
-            builder="real:build_librispeech",
+            builder="librispeech:build_librispeech",
             real=True,
         ),
         CorpusSpec(
@@ -95,7 +95,7 @@ SPECS = {
             ("train", "validation", "test"),
             (10.0, 30.0),
             600,
-            builder="real:build_maestro",
+            builder="maestro:build_maestro",
             real=True,
         ),
         # a handful of seconds, committed; melvq's k shrinks to fit its few frames

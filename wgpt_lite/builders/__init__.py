@@ -4,6 +4,7 @@
   worker processes, external tools;
 - ``speech``: ``mini-speech`` (TTS voices reading the Bible, recorded Asterisk prompts);
 - ``music``: ``mini-music`` (music21 scores -> MIDI -> FluidSynth piano);
-- ``real``: ``librispeech`` (Hugging Face) and ``maestro`` (a local MAESTRO v3 folder);
+- ``librispeech``: LibriSpeech (Hugging Face hub or a local copy);
+- ``maestro``: MAESTRO v3 (a local folder, or members fetched from the published zip);
 - ``sample``: the few seconds committed in ``data/sample/``.
 """
