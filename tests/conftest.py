@@ -19,6 +19,8 @@ def home(tmp_path, monkeypatch):
 def _isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("WGPT_HOME", str(tmp_path_factory.mktemp("wgpt_home")))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("torch_home")))
+    monkeypatch.setenv("WGPT_RESULTS", str(tmp_path_factory.mktemp("results")))
+    monkeypatch.setenv("WGPT_DRIVE", "")  # a mounted Google Drive is never written by tests
     monkeypatch.delenv("WGPT_ENCODEC_DIR", raising=False)
 
 

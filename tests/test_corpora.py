@@ -38,6 +38,28 @@ def test_unknown_corpus_lists_known_names(home):
             call()
 
 
+def test_whatever_reads_a_missing_corpus_builds_it_first(home, monkeypatch, capsys):
+    built = []
+
+    def fake_build(name):
+        built.append(name)
+        shutil.copytree(corpora.SAMPLE_DIR / "speech", corpora.corpus_dir(name))
+
+    monkeypatch.setattr(corpora, "build_corpus", fake_build)
+    assert not corpora.is_built("mini-speech")
+    rows = wl.read_manifest("mini-speech", "validation")  # what notebook 02 reads before any feature
+    assert rows and built == ["mini-speech"] and "building it now" in capsys.readouterr().err
+    wl.corpus_summary("mini-speech")
+    assert built == ["mini-speech"], "a built corpus is not built again"
+
+
+def test_an_unwritable_cache_is_named_before_any_work(home, monkeypatch):
+    blocker = home / "corpora"
+    blocker.write_text("a file where the corpora folder should be")
+    with pytest.raises(DataError, match="corpora: the corpus folder .* is not writable"):
+        wl.build_corpus("mini-music", minutes=1, jobs=1)
+
+
 def test_pack_clips_joins_short_and_cuts_long_pieces():
     def seconds(n):
         return torch.full((int(n * SR),), 0.5)

@@ -154,5 +154,5 @@ def test_a_missing_mini_corpus_is_built_on_first_use(home, monkeypatch):
     assert wl.features("mini-music", "validation", "melvq")["id"] == [
         r["id"] for r in wl.read_manifest("mini-music", "validation")
     ]
-    with pytest.raises(DataError, match="data build librispeech"):
+    with pytest.raises(DataError, match="WGPT_OFFLINE"):  # the hub cannot be reached: the error says so
         wl.features("librispeech", "train", "melvq")

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 import wgpt_lite as wl
-from wgpt_lite.settings import home_dir, offline
+from wgpt_lite.settings import drive_dir, home_dir, offline, results_root
 
 
 def test_preset_comes_from_the_environment(monkeypatch):
@@ -35,3 +35,30 @@ def test_precision_can_be_forced_and_a_bad_one_is_named(monkeypatch):
     monkeypatch.setenv("WGPT_PRECISION", "fp8")
     with pytest.raises(wl.TrainingError, match="WGPT_PRECISION='fp8'.*bf16, fp16, fp32"):
         wl.pick_precision(cpu)
+
+
+def test_a_mounted_drive_holds_caches_and_results(monkeypatch, tmp_path):
+    monkeypatch.delenv("WGPT_HOME", raising=False)
+    monkeypatch.delenv("WGPT_RESULTS", raising=False)
+    monkeypatch.setenv("WGPT_DRIVE", str(tmp_path / "MyDrive"))
+    assert drive_dir() is None and home_dir() != tmp_path / "MyDrive" / "wgpt_lite" / "cache"  # not mounted
+    (tmp_path / "MyDrive").mkdir()
+    assert home_dir() == tmp_path / "MyDrive" / "wgpt_lite" / "cache"
+    assert results_root() == tmp_path / "MyDrive" / "wgpt_lite" / "results"
+    assert wl.results_dir("paper", "encodec") == tmp_path / "MyDrive" / "wgpt_lite" / "results" / "paper-encodec"
+    monkeypatch.setenv("WGPT_HOME", str(tmp_path / "elsewhere"))
+    assert home_dir() == tmp_path / "elsewhere", "an explicit WGPT_HOME wins over the Drive"
+
+
+def test_results_folders_are_keyed_by_preset_and_tokenizer(monkeypatch, tmp_path):
+    monkeypatch.setenv("WGPT_RESULTS", str(tmp_path))
+    assert wl.results_dir("mini", "melvq") == tmp_path / "mini-melvq"
+    assert wl.results_dir("mini", "auto") == tmp_path / "mini-melvq"  # offline, no EnCodec weights: melvq
+    assert wl.results_dir("paper", "encodec") == tmp_path / "paper-encodec"
+
+
+def test_a_read_only_results_folder_fails_before_training(tmp_path):
+    out = tmp_path / "results.txt"
+    out.write_text("a file, not a folder")
+    with pytest.raises(wl.DataError, match="results.txt: the results folder is not writable"):
+        wl.reproduce("smoke", ["sample-music"], tokenizer="melvq", out=out, progress=False)

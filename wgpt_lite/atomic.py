@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from wgpt_lite.errors import DataError
+
 
 def temporary_sibling(path: str | os.PathLike) -> Path:
     """``<path>.tmp-<pid>``: where this process writes before renaming onto ``path``."""
@@ -35,6 +37,25 @@ def remove(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
     else:
         path.unlink(missing_ok=True)
+
+
+def writable_folder(path: str | os.PathLike, what: str = "folder") -> Path:
+    """Create ``path`` if needed and prove it takes a file; otherwise one clear ``DataError`` line.
+
+    Called before long work starts (a read-only Google Drive, a typo'd ``--out`` onto a
+    file), so that nothing fails after an hour of training.
+    """
+    path = Path(path).expanduser()
+    probe = temporary_sibling(path / ".write-test")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise DataError(
+            f"{path}: the {what} is not writable ({err.strerror or err}); choose another place or fix its permissions"
+        ) from None
+    return path
 
 
 @contextmanager

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from wgpt_lite import install
+from wgpt_lite.atomic import writable_folder
 from wgpt_lite.corpora import CORPORA, build_corpus, corpus_dir, corpus_summary, is_built
 from wgpt_lite.demo import front_end_demo
 from wgpt_lite.environment import environment_report, format_report
@@ -257,7 +258,7 @@ def _add_training(commands) -> None:
     )
     train_parser.add_argument("--model", required=True, choices=MODELS, help="which model")
     train_parser.add_argument("--corpus", required=True, choices=CORPORA, help="which corpus (built on first use)")
-    train_parser.add_argument("--out", default=None, help="results folder (default: results/PRESET)")
+    train_parser.add_argument("--out", default=None, help="results folder (default: results/PRESET-TOKENIZER)")
     train_parser.add_argument("--resume", action="store_true", help="continue from OUT/CORPUS/MODEL/checkpoint.pt")
     _add_common(train_parser)
     train_parser.set_defaults(func=_cmd_train)
@@ -291,7 +292,7 @@ def _add_training(commands) -> None:
     reproduce_parser.add_argument(
         "--models", default=",".join(MODELS), help="comma-separated models (default: %(default)s)"
     )
-    reproduce_parser.add_argument("--out", default=None, help="results folder (default: results/PRESET)")
+    reproduce_parser.add_argument("--out", default=None, help="results folder (default: results/PRESET-TOKENIZER)")
     _add_common(reproduce_parser)
     reproduce_parser.set_defaults(func=_cmd_reproduce)
 
@@ -311,8 +312,10 @@ def _budget(args) -> dict:
 def _cmd_train(args) -> None:
     preset = args.preset or default_preset()
     config = train_config(preset, **_budget(args))
-    out = Path(args.out) if args.out else results_dir(preset)
+    if args.out:  # a bad --out fails now, not after the data has loaded
+        writable_folder(args.out, "--out folder")
     data = CorpusData(args.corpus, args.tokenizer, config)
+    out = Path(args.out) if args.out else results_dir(preset, data.tokenizer)
     row = train_model(
         args.model, data, preset, config, out, resume=args.resume, device=args.device, progress=args.progress
     )
@@ -327,7 +330,7 @@ def _cmd_reproduce(args) -> None:
     preset = args.preset or default_preset()
     corpora = _names(args.corpus or ",".join(preset_corpora(preset)), CORPORA, "corpus", DataError)
     models = tuple(_names(args.models, MODELS, "model", ModelError))
-    out = Path(args.out) if args.out else results_dir(preset)
+    out = Path(args.out) if args.out else results_dir(preset, args.tokenizer)
     rows = reproduce(preset, corpora, args.tokenizer, out, models, args.device, args.progress, **_budget(args))
     for row in rows:
         print(scores_line(row))

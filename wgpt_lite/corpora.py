@@ -24,8 +24,8 @@ The corpora (how each is made: ``wgpt_lite/builders/``):
     >>> wav.shape[0] % wl.HOP, wav.shape[0] // wl.HOP
     (0, 487)
 
-A missing offline corpus is built on first use (``ensure_corpus``); its builder is loaded
-only then.
+Whatever reads a corpus builds it first when it is missing (``ensure_corpus``), with the
+same progress bars as ``python -m wgpt_lite data build``; its builder is loaded only then.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from pathlib import Path
 
 import torch
 
-from wgpt_lite.atomic import building_folder, publish
+from wgpt_lite.atomic import building_folder, publish, writable_folder
 from wgpt_lite.audio import HOP, crop_to_frames, load_audio
 from wgpt_lite.errors import AudioError, DataError
 from wgpt_lite.settings import REPO_ROOT, home_dir
@@ -127,10 +127,8 @@ def is_built(name: str) -> bool:
 
 
 def read_manifest(name: str, split: str | None = None) -> list[dict]:
-    """The manifest rows of a built corpus (optionally one split), in manifest order."""
-    path = corpus_dir(name) / "manifest.jsonl"
-    if not path.is_file():
-        raise DataError(f"corpus {name!r} is not built ({path} is missing); run: python -m wgpt_lite data build {name}")
+    """The manifest rows of a corpus (optionally one split), in manifest order; built first if missing."""
+    path = ensure_corpus(name) / "manifest.jsonl"
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     if split is None:
         return rows
@@ -141,9 +139,8 @@ def read_manifest(name: str, split: str | None = None) -> list[dict]:
 
 
 def corpus_summary(name: str) -> dict:
-    """``summary.json`` of a built corpus: minutes, seconds per split, build time, skipped inputs."""
-    read_manifest(name)  # the same clear error when it is not built
-    return json.loads((corpus_dir(name) / "summary.json").read_text())
+    """``summary.json`` of a corpus (built first if missing): minutes, seconds per split, build time, skipped inputs."""
+    return json.loads((ensure_corpus(name) / "summary.json").read_text())
 
 
 def manifest_sha256(name: str) -> str:
@@ -200,6 +197,7 @@ def build_corpus(
     final = corpus_dir(name)
     if is_built(name) and not force:
         return final
+    writable_folder(final.parent, "corpus folder (under WGPT_HOME)")
     minutes = float(minutes if minutes is not None else spec.minutes)
     if minutes <= 0:
         raise DataError(f"--minutes must be positive, got {minutes}")
@@ -262,14 +260,20 @@ def corpus_builder(spec: CorpusSpec):
 
 
 def ensure_corpus(corpus: str) -> Path:
-    """The corpus folder; a missing offline corpus is built first (real ones say how to build them)."""
+    """The corpus folder, built first when it is missing: whatever reads a corpus calls this.
+
+    The offline corpora build from local packages; ``librispeech`` streams from the hub
+    (or says how to give it a local copy when offline); ``maestro`` builds from
+    ``$WGPT_MAESTRO_DIR`` (or says how to fetch a subset). The committed samples are
+    always there.
+    """
+    if is_built(corpus):
+        return corpus_dir(corpus)
     spec = corpus_spec(corpus)
-    if not is_built(corpus):
-        if spec.real or not spec.builder:
-            raise DataError(
-                f"corpus {corpus!r} is not there ({corpus_dir(corpus)}); "
-                f"run: python -m wgpt_lite data build {corpus} --source ..."
-            )
-        print(f"building {corpus} (first use; minutes on 2 cores)...", file=sys.stderr)
-        build_corpus(corpus)
+    if not spec.builder:
+        raise DataError(
+            f"{corpus_dir(corpus)} is missing; restore data/sample/ from git, or: python -m wgpt_lite data sample"
+        )
+    print(f"{corpus} is not built yet: building it now ({spec.minutes:g} training minutes)...", file=sys.stderr)
+    build_corpus(corpus)
     return corpus_dir(corpus)

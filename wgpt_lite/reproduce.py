@@ -2,7 +2,8 @@
 
 ``reproduce`` trains GPT-S, GPT-L and the hybrid on each corpus with the same data and
 budget (same steps, batch, context, training crops and evaluation crops), then writes
-into ``<out>/``:
+into ``<out>/`` (default ``results_dir(preset, tokenizer)``: ``results/<preset>-<tokenizer>``,
+so runs with EnCodec and melvq tokens never share a folder):
 
 - ``<corpus>/<model>/metrics.jsonl`` and ``checkpoint.pt`` (see ``wgpt_lite.train``);
 - ``results.md``: the table laid out like the paper's Tables 1-2, paper numbers beside ours;
@@ -12,7 +13,7 @@ into ``<out>/``:
 Run it again and it picks up where it stopped: finished models are only re-scored,
 half-trained ones resume from their checkpoint.
 
-    python -m wgpt_lite reproduce --preset mini      # mini-speech + mini-music, ~15 min on 2 CPU cores
+    python -m wgpt_lite reproduce --preset mini      # mini-speech + mini-music, ~6 min on 2 CPU cores
     python -m wgpt_lite reproduce --preset paper     # librispeech + maestro, on a GPU
 
 From Python, ``reproduce("mini", ["mini-speech", "mini-music"])`` does the same and
@@ -29,20 +30,36 @@ from pathlib import Path
 
 import torch
 
-from wgpt_lite.atomic import write_text
+from wgpt_lite.atomic import writable_folder, write_text
 from wgpt_lite.batches import eval_crops
 from wgpt_lite.corpora import corpus_spec
 from wgpt_lite.device import pick_device, pick_precision
 from wgpt_lite.feature_cache import corpus_tokenizer, features
 from wgpt_lite.presets import MODELS, build_model, train_config
 from wgpt_lite.results import load_runs, plot_curves, results_table
-from wgpt_lite.settings import REPO_ROOT, in_clone
+from wgpt_lite.settings import home_dir, results_root
+from wgpt_lite.tokenizers import get_tokenizer
 from wgpt_lite.train import RunInfo, TrainConfig, evaluate, model_from_checkpoint, train
 
 
-def results_dir(preset: str) -> Path:
-    """Default output folder of a preset: ``results/<preset>`` at the top of the clone (or the cwd)."""
-    return (REPO_ROOT if in_clone() else Path.cwd()) / "results" / preset
+def results_dir(preset: str, tokenizer="auto") -> Path:
+    """Default output folder of a run: ``<results_root()>/<preset>-<tokenizer>``.
+
+    ``tokenizer`` is a name or a tokenizer object; ``"auto"`` is resolved here (EnCodec
+    when its weights load, else melvq), so the folder always names the tokens it holds.
+
+    >>> results_dir("mini", "melvq").name
+    'mini-melvq'
+    """
+    name = tokenizer_name(tokenizer)
+    return results_root() / f"{preset}-{name}"
+
+
+def tokenizer_name(tokenizer) -> str:
+    """``"encodec"`` or ``"melvq"``: a tokenizer's name, ``"auto"`` resolved the way ``get_tokenizer`` does."""
+    if not isinstance(tokenizer, str):
+        return tokenizer.name
+    return get_tokenizer(tokenizer).name if tokenizer == "auto" else tokenizer
 
 
 class CorpusData:
@@ -84,7 +101,7 @@ def train_model(
     torch.manual_seed(config.seed)  # the same initial weights on every machine
     model = build_model(name, preset, vocab_size=data.tokenizer.vocab_size)
     run = RunInfo(model=name, preset=preset, corpus=data.corpus, tokenizer=data.tokenizer.name)
-    run_dir = out / data.corpus / name
+    run_dir = writable_folder(Path(out) / data.corpus / name, "run folder")
     final = train(
         model,
         data.train,
@@ -134,8 +151,9 @@ def reproduce(
     [('gpt-s', 'validation', 20), ('gpt-l', 'validation', 20), ('hybrid', 'validation', 20)]
     """
     config = train_config(preset, **budget)
-    out = Path(out) if out else results_dir(preset)
-    out.mkdir(parents=True, exist_ok=True)
+    tokenizer = tokenizer_name(tokenizer)  # "auto" decided once, for every corpus and the folder's name
+    out = writable_folder(out or results_dir(preset, tokenizer), "results folder")
+    writable_folder(home_dir(), "cache folder (WGPT_HOME)")  # corpora and features are written there
     started = time.perf_counter()
     rows = []
     for corpus in corpora:
@@ -147,7 +165,7 @@ def reproduce(
     table = results_table(rows)
     write_text(
         out / "results.md",
-        f"# Whisper-GPT lite, preset `{preset}`\n\n{table}\n"
+        f"# Whisper-GPT lite, preset `{preset}`, {tokenizer} tokens\n\n{table}\n"
         f"Same budget for every model: {config.steps} steps of {config.batch_size} crops x {config.context} frames; "
         f"NLL in nats/token on {config.eval_crops} fixed crops of each corpus's held-out split; curves: validation, "
         f"per epoch.\n",
@@ -157,6 +175,7 @@ def reproduce(
         json.dumps(
             {
                 "preset": preset,
+                "tokenizer": tokenizer,
                 "train_config": asdict(config),
                 "rows": rows,
                 "seconds": round(time.perf_counter() - started, 1),

@@ -4,8 +4,13 @@ Everything here is read from the environment at call time, so a notebook or a
 test can change a setting with ``os.environ`` without re-importing the kit.
 
 - ``WGPT_HOME``: root for built corpora, feature caches and fitted tokenizers
-  (default ``<repo>/.cache`` when the kit runs from a clone, else
-  ``~/.cache/wgpt_lite``).
+  (default: ``wgpt_lite/cache`` on a mounted Google Drive, else ``<repo>/.cache``
+  when the kit runs from a clone, else ``~/.cache/wgpt_lite``).
+- ``WGPT_RESULTS``: root for results folders (default: ``wgpt_lite/results`` on a
+  mounted Google Drive, else ``<repo>/results`` in a clone, else ``./results``).
+- ``WGPT_DRIVE``: where Google Drive is mounted (default ``/content/drive/MyDrive``,
+  Colab's place). When that folder exists, caches and results live on the Drive, so a
+  Colab session that disconnects resumes where it stopped.
 - ``WGPT_OFFLINE=1``: never touch the network (EnCodec weights, hub datasets).
 - ``WGPT_PRESET``: the size preset, read by ``wgpt_lite.presets.default_preset``.
 - ``WGPT_PRECISION``: force ``fp32``, ``bf16`` or ``fp16`` training (``wgpt_lite.device``).
@@ -17,6 +22,7 @@ import os
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+COLAB_DRIVE = "/content/drive/MyDrive"  # where drive.mount("/content/drive") puts "My Drive"
 
 
 def in_clone() -> bool:
@@ -24,13 +30,30 @@ def in_clone() -> bool:
     return (REPO_ROOT / "pyproject.toml").exists()
 
 
+def drive_dir() -> Path | None:
+    """The kit's folder on a mounted Google Drive (``<drive>/wgpt_lite``), or None without one."""
+    drive = os.environ.get("WGPT_DRIVE", COLAB_DRIVE)
+    return Path(drive).expanduser() / "wgpt_lite" if drive and Path(drive).expanduser().is_dir() else None
+
+
 def home_dir() -> Path:
     """Root folder for everything the kit builds (corpora, caches, tokenizers)."""
     if os.environ.get("WGPT_HOME"):
         return Path(os.environ["WGPT_HOME"]).expanduser()
+    if drive_dir():
+        return drive_dir() / "cache"
     if in_clone():
         return REPO_ROOT / ".cache"
     return Path.home() / ".cache" / "wgpt_lite"
+
+
+def results_root() -> Path:
+    """Root folder of the results folders (``results_dir(preset, tokenizer)`` lives under it)."""
+    if os.environ.get("WGPT_RESULTS"):
+        return Path(os.environ["WGPT_RESULTS"]).expanduser()
+    if drive_dir():
+        return drive_dir() / "results"
+    return (REPO_ROOT if in_clone() else Path.cwd()) / "results"
 
 
 def offline() -> bool:
