@@ -1,5 +1,6 @@
 import subprocess
 import sys
+import types
 
 import matplotlib
 
@@ -14,6 +15,42 @@ def test_explorer_without_a_widget_front_end_draws_a_static_figure():
     assert not widgets_available()  # pytest is no IPython kernel
     fig = spectrogram_explorer({"tone": tone_and_noise(1.0)}, frame=10, n_fft=2048)
     assert len(fig.axes) >= 3 and "static view" in fig.texts[0].get_text()
+
+
+class KernelShell:
+    config = {"IPKernelApp": {}}  # what a Jupyter or Colab kernel's shell carries
+
+
+def pretend_kernel(monkeypatch, widgets_version: str, colab: bool = False) -> list[str]:
+    """Make the explorer believe it runs in a kernel with this ipywidgets version (and maybe Colab)."""
+    import IPython
+    import ipywidgets
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: KernelShell())
+    monkeypatch.setattr(ipywidgets, "__version__", widgets_version)
+    calls = []
+    if colab:
+        output = types.SimpleNamespace(enable_custom_widget_manager=lambda: calls.append("custom manager"))
+        monkeypatch.setitem(sys.modules, "google.colab", types.SimpleNamespace(output=output))
+    return calls
+
+
+def test_explorer_gives_widgets_on_ipywidgets_7_and_8_and_readies_colab_for_8(monkeypatch):
+    import ipywidgets
+
+    cases = [("7.7.1", True, []), ("8.1.5", True, ["custom manager"]), ("8.1.5", False, [])]
+    for version, colab, expected_calls in cases:
+        with monkeypatch.context() as patch:
+            calls = pretend_kernel(patch, version, colab)
+            view = spectrogram_explorer({"tone": tone_and_noise(1.0)}, frame=10)
+        assert isinstance(view, ipywidgets.VBox), version
+        assert calls == expected_calls, (version, colab)
+
+
+def test_explorer_with_too_old_widgets_falls_back_to_the_figure(monkeypatch):
+    pretend_kernel(monkeypatch, "6.0.0")
+    fig = spectrogram_explorer({"tone": tone_and_noise(1.0)}, frame=10)
+    assert "static view" in fig.texts[0].get_text()
 
 
 def test_demo_command_writes_its_figure(tmp_path):

@@ -1,9 +1,13 @@
 """The install files agree with each other, and CI runs what the README promises."""
 
+import ast
 import re
+from importlib import metadata
 from pathlib import Path
 
 import tomllib
+
+from wgpt_lite import install
 
 ROOT = Path(__file__).resolve().parent.parent
 # conda-forge names of the same PyPI packages
@@ -50,3 +54,34 @@ def test_ci_runs_the_readme_test_command_and_nothing_else():
     assert ci_commands == ["make test"]
     readme = (ROOT / "README.md").read_text()
     assert "make demo" in readme and "make test" in readme
+
+
+def pip_commands(monkeypatch, colab: bool) -> list[list[str]]:
+    """The pip commands ``install_kit`` would run, with the constraints file's content inlined."""
+    commands = []
+
+    def record(command, check):
+        if "-c" in command:
+            held = Path(command[command.index("-c") + 1]).read_text().split()
+            command = [*command, f"held: {' '.join(held)}"]
+        commands.append(command)
+
+    monkeypatch.setattr(install.subprocess, "run", record)
+    monkeypatch.setattr(install, "on_colab", lambda: colab)
+    install.install_kit()
+    return commands
+
+
+def test_setup_keeps_the_installed_torch_stack_and_skips_jupyterlab_on_colab(monkeypatch):
+    kit, encodec = pip_commands(monkeypatch, colab=True)
+    assert f"torch=={metadata.version('torch')}" in kit[-1]  # the installed torch is held, never replaced
+    assert kit[-2].endswith("[data]"), "Colab brings its own front end: no JupyterLab, no ipywidgets 8"
+    assert encodec[-2:] == ["--no-deps", install.ENCODEC], "encodec's torchaudio pin must not pull another torch"
+    kit, _ = pip_commands(monkeypatch, colab=False)
+    assert kit[-2].endswith("[notebooks,data]")
+
+
+def test_the_kit_parses_on_the_oldest_python_it_promises():
+    assert tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"] == ">=3.10"
+    for path in sorted((ROOT / "wgpt_lite").rglob("*.py")):
+        ast.parse(path.read_text(), str(path), feature_version=(3, 10))  # no 3.11+ syntax

@@ -2,9 +2,19 @@
 
 ``python -m wgpt_lite setup`` is the one set-up entry point besides ``make setup``, and
 what every notebook's first cell runs on Colab. This module uses the standard library
-only, so it runs from a fresh clone before anything is installed::
+only, so it runs from a fresh clone before anything is installed, on Python 3.10-3.13::
 
     python -m wgpt_lite setup              # apt packages (as root, else the command to run), then pip
+
+What pip does respects the machine's own deep-learning stack:
+
+- the torch, torchaudio and torchcodec already installed are held at their versions
+  (a constraints file made on the spot), so Colab's CUDA builds are never replaced;
+- ``encodec`` is installed without its dependencies: it declares torchaudio, which the
+  kit never needs (``wgpt_lite.tokenizers.import_encodec``), and which would drag in
+  another torch where it is missing;
+- on Colab, which brings its own notebook front end and ipywidgets 7, the
+  ``notebooks`` extra (JupyterLab, ipywidgets 8) is left out.
 
 The package list lives in one file, ``wgpt_lite/system_packages.txt``; ``make setup`` runs
 this file as a script (``python3 wgpt_lite/install.py``) for the same apt step.
@@ -15,17 +25,21 @@ this file as a script (``python3 wgpt_lite/install.py``) for the same apt step.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
+from importlib import metadata
 from pathlib import Path
 
 PACKAGE_LIST = Path(__file__).with_name("system_packages.txt")
 ROOT = Path(__file__).resolve().parent.parent
-# Colab keeps its own torch, torchaudio and torchcodec: no constraints file there. EnCodec
-# installs with its dependencies (torchaudio is present on Colab).
-PIP_EXTRAS = "notebooks,data,encodec"
+PIP_EXTRAS = "notebooks,data"  # JupyterLab and widgets, the offline corpora's builders
+COLAB_EXTRAS = "data"  # Colab has its own front end and widgets
+ENCODEC = "encodec==0.1.1"
+HELD_PACKAGES = ("torch", "torchaudio", "torchcodec")  # installed builds (CUDA ones on Colab) stay as they are
 
 
 def system_packages() -> list[str]:
@@ -62,9 +76,31 @@ def install_system_packages() -> list[str]:
     return missing
 
 
-def install_kit(extras: str = PIP_EXTRAS) -> None:
-    """``pip install -e .[extras]`` of this clone into the running Python."""
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", f"{ROOT}[{extras}]"], check=True)
+def on_colab() -> bool:
+    """True in a Google Colab runtime (also in a ``!python`` subprocess there)."""
+    return "COLAB_RELEASE_TAG" in os.environ or importlib.util.find_spec("google.colab") is not None
+
+
+def held_versions() -> list[str]:
+    """``name==version`` for each of ``HELD_PACKAGES`` that is installed: pip must keep these."""
+    held = []
+    for name in HELD_PACKAGES:
+        try:
+            held.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return held
+
+
+def install_kit(extras: str | None = None) -> None:
+    """``pip install -e .[extras]`` of this clone, holding the installed torch stack; then encodec."""
+    extras = extras or (COLAB_EXTRAS if on_colab() else PIP_EXTRAS)
+    with tempfile.TemporaryDirectory() as folder:
+        constraints = Path(folder) / "held.txt"
+        constraints.write_text("\n".join(held_versions()) + "\n")
+        pip = [sys.executable, "-m", "pip", "install", "-q"]
+        subprocess.run([*pip, "-c", str(constraints), "-e", f"{ROOT}[{extras}]"], check=True)
+        subprocess.run([*pip, "--no-deps", ENCODEC], check=True)
 
 
 def setup(pip: bool = True) -> None:

@@ -1,12 +1,15 @@
 """Interactive explorers for notebooks, with a static fallback.
 
-In JupyterLab or Colab with ipywidgets, ``spectrogram_explorer`` gives sliders and
-an audio player. Where there is no widget front end (ipywidgets missing, a plain
-Python shell, an HTML export), it draws the starting view as a static figure instead
-of failing.
+In JupyterLab or Colab with ipywidgets 7 or 8, ``spectrogram_explorer`` gives sliders
+and an audio player (only widgets both versions have). Colab shows ipywidgets 7 as it
+is; ipywidgets 8 there needs Colab's custom widget manager, which is switched on first.
+Where there is no widget front end (ipywidgets missing or older than 7, a plain Python
+shell, an HTML export), it draws the starting view as a static figure instead of failing.
 """
 
 from __future__ import annotations
+
+import sys
 
 import torch
 
@@ -17,14 +20,24 @@ WINDOW_CHOICES = (512, 1024, 2048)
 
 
 def widgets_available() -> bool:
-    """True inside an IPython kernel that has ipywidgets installed."""
+    """True inside an IPython kernel that has ipywidgets 7 or later (made ready for Colab)."""
     try:
-        import ipywidgets  # noqa: F401
+        import ipywidgets
         from IPython import get_ipython
     except ImportError:
         return False
     shell = get_ipython()
-    return shell is not None and "IPKernelApp" in shell.config
+    if shell is None or "IPKernelApp" not in shell.config or widgets_major(ipywidgets) < 7:
+        return False
+    if "google.colab" in sys.modules and widgets_major(ipywidgets) >= 8:
+        sys.modules["google.colab"].output.enable_custom_widget_manager()  # Colab renders 8 only through it
+    return True
+
+
+def widgets_major(ipywidgets) -> int:
+    """The major version of an imported ipywidgets (0 when it does not say)."""
+    head = str(getattr(ipywidgets, "__version__", "0")).split(".")[0]
+    return int(head) if head.isdigit() else 0
 
 
 def spectrogram_explorer(clips: dict[str, torch.Tensor], frame: int = 40, n_fft: int = N_FFT):
