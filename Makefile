@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 # The kit's main job: the paper's experiment at `mini` size on the offline corpora
-# (builds them on first use); table, curves and logs in results/mini/. fp32 on every
+# (builds them on first use); table, curves and logs in results/mini-<tokenizer>/. fp32 on every
 # CPU, so that its numbers are those of docs/results.md (a CPU with AVX512-BF16 or AMX
 # would otherwise train in bf16 and get others).
 demo: setup

@@ -2,7 +2,8 @@
 
 The first thing to run on a new machine (``python -m wgpt_lite env``, and notebook 00):
 the device and precision training will use, the default preset, which tokenizer
-``auto`` picks and why, and where corpora and caches live.
+``auto`` picks and why, and where corpora, caches and results live (on Google Drive
+when it is mounted).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import torch
 from wgpt_lite.corpora import CORPORA, is_built
 from wgpt_lite.device import pick_device, pick_precision
 from wgpt_lite.presets import default_preset
-from wgpt_lite.settings import home_dir, offline
+from wgpt_lite.settings import drive_dir, home_dir, offline, results_root
 from wgpt_lite.tokenizers import encodec_checkpoint_candidates, get_tokenizer
 
 
@@ -48,6 +49,8 @@ def environment_report() -> dict[str, str]:
         "EnCodec weights looked for in": " ; ".join(str(p) for p in encodec_checkpoint_candidates()),
         "network": "off (WGPT_OFFLINE)" if offline() else "allowed",
         "corpora, caches, tokenizers": str(home_dir()),
+        "results": str(results_root()),
+        "Google Drive": f"mounted: caches and results kept in {drive_dir()}" if drive_dir() else "not mounted",
         "corpora built": ", ".join(c for c in CORPORA if is_built(c)) or "none yet",
     }
 
