@@ -14,7 +14,7 @@ from wgpt_lite.install import PACKAGE_LIST, system_packages
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "wgpt_lite"
 # The one lazy import of the kit's own code: builders load only when something is built.
-LAZY_KIT_IMPORTS = {("wgpt_lite.cli", "wgpt_lite.builders.sample")}
+LAZY_KIT_IMPORTS = {("wgpt_lite.cli", "wgpt_lite.builders.sample"), ("wgpt_lite.cli", "wgpt_lite.builders.maestro")}
 
 
 def module_name(path: Path) -> str:

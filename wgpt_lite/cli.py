@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import sys
 import time
 from pathlib import Path
@@ -140,7 +141,7 @@ def _add_data(commands) -> None:
     build.add_argument("name", choices=[n for n in CORPORA if not n.startswith("sample-")], help="corpus to build")
     build.add_argument(
         "--minutes",
-        type=float,
+        type=_positive,
         default=None,
         help="training minutes (default 64 for mini corpora, 600 for real ones); validation and "
         "test get minutes/8 each",
@@ -150,11 +151,33 @@ def _add_data(commands) -> None:
     build.add_argument(
         "--source",
         default=None,
-        help="librispeech: hub dataset name or local save_to_disk folder (default: the hub's "
-        "LibriSpeech); maestro: the MAESTRO v3 folder (default $WGPT_MAESTRO_DIR)",
+        help="librispeech: hub dataset name, or a local copy (OpenSLR LibriSpeech/ folder, the hub's parquet "
+        "files, or a save_to_disk folder; default: the hub's LibriSpeech); maestro: the MAESTRO v3 folder "
+        "(default $WGPT_MAESTRO_DIR, else the folder `data fetch maestro` filled)",
     )
     build.add_argument("--config", default=None, help="librispeech: dataset config (default: clean)")
     build.set_defaults(func=_cmd_build)
+
+    fetch = actions.add_parser(
+        "fetch",
+        help="download the MAESTRO pieces a build takes (not the 101 GB zip)",
+        description="Download the MAESTRO v3 pieces (WAV + MIDI) that `data build maestro --minutes 60*H` takes, "
+        "read out of the published zip with HTTP range requests. Run it again to resume.",
+    )
+    fetch.add_argument("name", choices=["maestro"], help="corpus to fetch")
+    fetch.add_argument(
+        "--hours",
+        type=_positive,
+        required=True,
+        help="hours of training audio (validation and test get hours/8 each)",
+    )
+    fetch.add_argument(
+        "--dest",
+        default=None,
+        help="folder to fill (default $WGPT_HOME/downloads/maestro-v3.0.0, where data build maestro looks)",
+    )
+    fetch.add_argument("--timeout", type=_positive, default=60.0, help="seconds one request may wait for the server")
+    fetch.set_defaults(func=_cmd_fetch)
 
     listing = actions.add_parser(
         "list",
@@ -197,6 +220,23 @@ def _cmd_build(args) -> None:
         return
     splits = ", ".join(f"{s} {v['clips']} clips / {v['seconds'] / 60:.1f} min" for s, v in summary["splits"].items())
     print(f"{path}: {splits}; {len(summary['skipped'])} skipped; {time.perf_counter() - started:.0f} s")
+
+
+def _cmd_fetch(args) -> None:
+    from wgpt_lite.builders.maestro import fetch_maestro  # builders load only when something is built
+
+    print(fetch_maestro(args.hours, args.dest, timeout=args.timeout))
+
+
+def _positive(text: str) -> float:
+    """argparse type: a finite number above zero (nan, inf and 0 are refused with one line)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return value
 
 
 def _cmd_list(args) -> None:
