@@ -151,11 +151,11 @@ def _add_data(commands) -> None:
     build.add_argument(
         "--source",
         default=None,
-        help="librispeech: hub dataset name, or a local copy (OpenSLR LibriSpeech/ folder, the hub's parquet "
-        "files, or a save_to_disk folder; default: the hub's LibriSpeech); maestro: the MAESTRO v3 folder "
+        help="librispeech: hub dataset name (default openslr/librispeech_asr) or a local copy: OpenSLR's "
+        "LibriSpeech/ folder, the hub's parquet files or a save_to_disk folder; maestro: the MAESTRO v3 folder "
         "(default $WGPT_MAESTRO_DIR, else the folder `data fetch maestro` filled)",
     )
-    build.add_argument("--config", default=None, help="librispeech: dataset config (default: clean)")
+    build.add_argument("--config", default=None, help="librispeech: subset, clean (default) or other")
     build.set_defaults(func=_cmd_build)
 
     fetch = actions.add_parser(

@@ -185,8 +185,10 @@ def build_corpus(
     validation and test get ``minutes / 8`` each. ``jobs``: worker processes (default
     ``os.cpu_count()``). A complete corpus is kept as it is unless ``force``.
     ``source``/``config``: for ``librispeech`` a Hugging Face dataset name or a local
-    ``save_to_disk`` folder, and its config; for ``maestro`` the MAESTRO v3 folder
-    (default ``$WGPT_MAESTRO_DIR``).
+    copy (OpenSLR's ``LibriSpeech/`` folder, the hub's parquet files, a ``save_to_disk``
+    folder), and its config; for ``maestro`` the MAESTRO v3 folder (default
+    ``$WGPT_MAESTRO_DIR``, else the subset ``data fetch maestro`` filled, fetched first
+    when missing and the network is allowed).
 
     The corpus's builder (``CorpusSpec.builder``) fills a temporary folder; the manifest
     and the summary are written last, then the folder is renamed into place.
