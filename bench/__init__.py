@@ -7,5 +7,6 @@ them to docs/benchmarks.md; ``--quick`` is a one-minute pass; ``--sections`` pic
 - throughput: training tokens/s of GPT-S, hybrid and GPT-L against a plain reference,
   and model FLOPs utilisation against the probe (throughput.py, workload.py, profile.py)
 - scaling: step time and memory against context length and width (scaling.py)
-- frontend: log-mel, MelVQ and EnCodec speed, feature cache cold vs warm (frontend.py)
+- frontend: log-mel, MelVQ and EnCodec speed, EnCodec extraction clip by clip vs batched,
+  feature cache cold vs warm (frontend.py)
 """

@@ -1,4 +1,5 @@
-"""The front end: log-mel, MelVQ and EnCodec speed on one thread, and the feature cache cold vs warm.
+"""The front end: log-mel, MelVQ and EnCodec speed on one thread, EnCodec extraction clip by
+clip vs batched on each device, and the feature cache cold vs warm.
 
 EnCodec runs with random-init weights (``EncodecTokenizer.untrained``): the pretrained
 weights cannot be downloaded here, and speed does not depend on the weights' values.
@@ -6,24 +7,36 @@ weights cannot be downloaded here, and speed does not depend on the weights' val
 
 from __future__ import annotations
 
+import copy
 import os
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from unittest import mock
 
 import torch
 
-from bench.report import Table, Target
+from bench.report import Table, Target, ratio
 from bench.timing import time_calls
 from wgpt_lite.audio import SAMPLE_RATE, log_mel
 from wgpt_lite.corpora import is_built
-from wgpt_lite.feature_cache import corpus_tokenizer, features
+from wgpt_lite.feature_cache import (
+    ENCODEC_BATCH_SECONDS,
+    EXTRACT_THREADS,
+    corpus_tokenizer,
+    encodes_in_batches,
+    features,
+    length_batches,
+)
 from wgpt_lite.tokenizers import EncodecTokenizer, MelVQTokenizer
 
 CPU = torch.device("cpu")
 MELVQ_K = 1024
 CACHE_CORPORA = ("sample-speech", "sample-music")  # committed in data/sample: no build, no network
+# Clip lengths (s) for the extraction table: spread like a corpus's clips, so that batches pad.
+EXTRACTION_CLIPS = [4 + 8 * i / 15 for i in range(16)]  # 4 to 12 s, 128 s in all
+EXTRACTION_CLIPS_QUICK = [2 + 3 * i / 5 for i in range(6)]  # 2 to 5 s, 21 s in all
 
 # Targets from the issue (x real time, one thread).
 GOAL_LOG_MEL = 1000
@@ -59,7 +72,7 @@ def speed_table(quick: bool, targets: list[Target]) -> tuple[Table, EncodecToken
         mel = log_mel(wav)
         codebook = mel[torch.randperm(mel.shape[0], generator=torch.Generator().manual_seed(0))[:MELVQ_K]]
         melvq = MelVQTokenizer(codebook=codebook.clone())  # random frames as centroids: encoding costs the same
-        build_s, encodec = timed(lambda: EncodecTokenizer.untrained(encodec_wav[: 2 * SAMPLE_RATE]))
+        build_s, encodec = timed(lambda: EncodecTokenizer.untrained(encodec_wav[: 2 * SAMPLE_RATE], device=CPU))
         stages = [
             ("log-mel (64 bins, causal)", wav, lambda: log_mel(wav), GOAL_LOG_MEL),
             (f"MelVQ encode (k = {MELVQ_K}, log-mel included)", wav, lambda: melvq.encode(wav), None),
@@ -83,6 +96,54 @@ def speed_table(quick: bool, targets: list[Target]) -> tuple[Table, EncodecToken
         f"Building the random-init EnCodec (with its 3-step k-means calibration) took {build_s:.2f} s."
     )
     return table, encodec
+
+
+def extraction_table(
+    encodec: EncodecTokenizer, devices: list[torch.device], clip_seconds: list[float], repeats: int
+) -> Table:
+    """EnCodec's real-time factor over a set of clips: one by one in the extraction threads, and in
+    the length batches ``features()`` makes on a GPU, side by side on each device."""
+    table = Table(
+        "EnCodec extraction: clip by clip vs batched (× real time = audio seconds per wall second)",
+        ["device", "path", "clips", "audio (s)", "wall (s)", "× real time", "vs clip by clip"],
+    )
+    clips = [test_signal(seconds, seed=i) for i, seconds in enumerate(clip_seconds)]
+    audio_s = sum(clip.shape[-1] for clip in clips) / SAMPLE_RATE
+    batches = length_batches(clip_seconds, ENCODEC_BATCH_SECONDS)
+    for device in devices:
+        tok = (
+            encodec
+            if device == encodec.device
+            else EncodecTokenizer(copy.deepcopy(encodec.model), device=device, weights=encodec.weights)
+        )
+
+        def clip_by_clip():
+            with ThreadPoolExecutor(EXTRACT_THREADS) as pool:
+                list(pool.map(tok.encode, clips))
+
+        def batched():
+            for batch in batches:
+                tok.encode_batch([clips[i] for i in batch])
+
+        with torch.inference_mode():
+            one_s = time_calls(clip_by_clip, device, warmup=1, repeats=repeats).seconds
+            batched_s = time_calls(batched, device, warmup=1, repeats=repeats).seconds
+        used = "features() runs this"
+        paths = [
+            (f"clip by clip, {EXTRACT_THREADS} threads", one_s, not encodes_in_batches(tok)),
+            (f"batched: {len(batches)} of ≤ {ENCODEC_BATCH_SECONDS} s, padded", batched_s, encodes_in_batches(tok)),
+        ]
+        for path, seconds, is_used in paths:
+            label = f"{path} ({used})" if is_used else path
+            table.add(device.type, label, len(clips), audio_s, seconds, audio_s / seconds, ratio(one_s, seconds))
+    table.notes.append(
+        f"{len(clips)} clips of {min(clip_seconds):.0f} to {max(clip_seconds):.0f} s, random-init EnCodec "
+        f"(same compute as the pretrained one), default torch threads ({torch.get_num_threads()}); "
+        f"median of {repeats} passes after one warm-up. Batched: clips sorted by length, right-padded to the "
+        "longest of their batch (EnCodec is causal: the padding changes no kept token), the padding computed "
+        "and thrown away. Encoding only: reading the files and the log-mel are left out."
+    )
+    return table
 
 
 def cache_table(quick: bool, encodec: EncodecTokenizer) -> Table:
@@ -131,4 +192,7 @@ def timed(fn):
 
 def run(ctx) -> list[Table]:
     speeds, encodec = speed_table(ctx.quick, ctx.targets)
-    return [speeds, cache_table(ctx.quick, encodec)]
+    extraction = extraction_table(
+        encodec, ctx.devices, EXTRACTION_CLIPS_QUICK if ctx.quick else EXTRACTION_CLIPS, repeats=1 if ctx.quick else 3
+    )
+    return [speeds, extraction, cache_table(ctx.quick, encodec)]

@@ -8,9 +8,11 @@ import pytest
 import torch
 
 import wgpt_lite as wl
+from bench import frontend
 from bench.report import Table, fmt
 from bench.timing import call_peak_bytes
 from bench.workload import reference_model, train_flops_per_token
+from wgpt_lite.feature_cache import ENCODEC_BATCH_SECONDS, EXTRACT_THREADS
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -49,6 +51,16 @@ def test_peak_memory_sees_a_call_that_touches_64_mib():
     if peak is None:
         pytest.skip("peak memory needs Linux with glibc")
     assert 60 << 20 <= peak < 200 << 20
+
+
+def test_encodec_extraction_table_times_both_paths_on_each_device():
+    encodec = wl.EncodecTokenizer.untrained(frontend.test_signal(1.0), device="cpu")
+    table = frontend.extraction_table(encodec, [torch.device("cpu")], clip_seconds=[0.5, 1.0], repeats=1)
+    one, batched = table.rows
+    assert one[:4] == ["cpu", f"clip by clip, {EXTRACT_THREADS} threads (features() runs this)", 2, 1.5]
+    assert batched[1] == f"batched: 1 of ≤ {ENCODEC_BATCH_SECONDS} s, padded"
+    assert one[-1] == "1.00×" and batched[-1].endswith("×")
+    assert all(row[5] == pytest.approx(1.5 / row[4]) for row in table.rows)  # × real time = audio / wall
 
 
 def test_quick_probe_run_writes_a_page(tmp_path):

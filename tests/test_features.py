@@ -1,4 +1,5 @@
-"""Feature cache: columns, cache hits, keys that change with every setting, no trusted half cache, bad clips."""
+"""Feature cache: columns, cache hits, keys that change with every setting, no trusted half cache, bad clips,
+EnCodec in batches."""
 
 import json
 import shutil
@@ -7,12 +8,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from conftest import tone_and_noise
 
 import wgpt_lite as wl
 import wgpt_lite.feature_cache as feat
 from wgpt_lite import audio, corpora
 from wgpt_lite.errors import DataError
-from wgpt_lite.tokenizers import MelVQTokenizer
+from wgpt_lite.tokenizers import EncodecTokenizer, MelVQTokenizer
 
 
 @pytest.fixture
@@ -147,6 +149,8 @@ def test_unknown_split_lists_the_splits(home):
 
 
 def test_a_missing_mini_corpus_is_built_on_first_use(home, monkeypatch):
+    build_corpus = corpora.build_corpus
+
     def fake_build(name):
         shutil.copytree(corpora.SAMPLE_DIR / "music", corpora.corpus_dir(name))
 
@@ -154,5 +158,47 @@ def test_a_missing_mini_corpus_is_built_on_first_use(home, monkeypatch):
     assert wl.features("mini-music", "validation", "melvq")["id"] == [
         r["id"] for r in wl.read_manifest("mini-music", "validation")
     ]
-    with pytest.raises(DataError, match="WGPT_OFFLINE"):  # the hub cannot be reached: the error says so
+    monkeypatch.setattr(corpora, "build_corpus", build_corpus)  # the real builder: offline, the hub is refused
+    with pytest.raises(DataError, match="WGPT_OFFLINE"):
         wl.features("librispeech", "train", "melvq")
+
+
+def test_encodec_batches_cache_what_clip_by_clip_caches(home, monkeypatch):
+    # A corpus of clips of different lengths (and one unusable) in 4 batches of at most 6 s:
+    # [1.0, 2.5], [3.0: the empty file], [4.0], [6.5] (longer than a batch: on its own).
+    root = home / "corpora" / "mini-speech"
+    shutil.copytree(corpora.SAMPLE_DIR / "speech", root)
+    sample = wl.read_manifest("mini-speech", "train")[0]
+    wav = wl.load_audio(root / sample["path"])
+    rows = []
+    for name, seconds in (("full", 6.5), ("one", 1.0), ("four", 4.0), ("empty", 3.0), ("two-and-a-half", 2.5)):
+        path = root / "audio" / "train" / f"{name}.wav"
+        if name == "empty":
+            path.write_bytes(b"")
+        else:
+            sf.write(path, wav[: int(seconds * wl.SAMPLE_RATE)].numpy(), wl.SAMPLE_RATE, subtype="PCM_16")
+        rows.append({**sample, "id": name, "path": f"audio/train/{name}.wav", "seconds": seconds})
+    (root / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    tok = EncodecTokenizer.untrained(tone_and_noise(2.0, seed=3), device="cpu")
+
+    clip_by_clip = wl.features("mini-speech", "train", tok).with_format("numpy")
+    (first_folder,) = (home / "features").iterdir()
+    shutil.rmtree(home / "features")
+    batch_sizes = []
+    encode_batch = tok.encode_batch
+    monkeypatch.setattr(tok, "encode_batch", lambda wavs: batch_sizes.append(len(wavs)) or encode_batch(wavs))
+    monkeypatch.setattr(feat, "encodes_in_batches", lambda tok: True)  # as on a GPU
+    monkeypatch.setattr(feat, "ENCODEC_BATCH_SECONDS", 6)
+    batched = wl.features("mini-speech", "train", tok).with_format("numpy")
+
+    assert batch_sizes == [2, 1, 1]  # the empty clip's batch has nothing to encode
+    assert [folder.name for folder in (home / "features").iterdir()] == [first_folder.name]  # same cache key
+    assert batched["id"] == clip_by_clip["id"] == ["full", "one", "four", "two-and-a-half"]  # manifest order
+    frames = flipped = 0
+    for a, b in zip(batched, clip_by_clip):
+        assert a["tokens"].shape == b["tokens"].shape and np.array_equal(a["mel"], b["mel"])
+        frames, flipped = frames + len(a["tokens"]), flipped + int((a["tokens"] != b["tokens"]).sum())
+    assert flipped <= 0.01 * frames  # float rounding only: see test_encodec_batch_tokens_are_the_clip_by_clip_tokens
+    info = json.loads((next((home / "features").iterdir()) / "extraction.json").read_text())
+    assert (info["device"], info["batched"]) == ("cpu", True)
+    assert [skip["item"] for skip in info["skipped"]] == ["audio/train/empty.wav"]

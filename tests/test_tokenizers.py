@@ -7,10 +7,12 @@ import torch
 from conftest import tone_and_noise
 
 import wgpt_lite as wl
+from wgpt_lite.audio import crop_to_frames
 from wgpt_lite.tokenizers import (
     ENCODEC_CHECKPOINT,
     EncodecTokenizer,
     MelVQTokenizer,
+    default_encodec_device,
     get_tokenizer,
     import_encodec,
 )
@@ -79,6 +81,43 @@ def test_bare_encodec_looks_ahead_at_the_start_of_a_clip(untrained_encodec):
     assert not torch.equal(bare[..., :3], perturbed[..., :3])
 
 
+def _clips_of_different_lengths():
+    return [tone_and_noise(2.0, seed=20 + i)[:samples] for i, samples in enumerate((24_000, 7_001, 48_000 - 1))]
+
+
+def test_encodec_right_padding_in_a_batch_changes_no_kept_token(untrained_encodec):
+    clips = _clips_of_different_lengths()
+    batched = untrained_encodec.encode_batch(clips)
+    assert [tokens.shape[0] for tokens in batched] == [clip.shape[0] // 320 for clip in clips]
+    # The same batch shape (so the same float kernels), with loud noise instead of zeros after
+    # each clip: a kept token that saw any of the padding would change.
+    cropped = [crop_to_frames(clip) for clip in clips]
+    longest = max(clip.shape[0] for clip in cropped)
+    noise = 10 * torch.randn(longest, generator=torch.Generator().manual_seed(0))
+    noisy_padding = torch.stack([torch.cat([clip, noise[clip.shape[0] :]]) for clip in cropped])
+    for tokens, row in zip(batched, untrained_encodec.encode(noisy_padding)):
+        assert torch.equal(tokens, row[: tokens.shape[0]])
+
+
+def test_encodec_batch_tokens_are_the_clip_by_clip_tokens(untrained_encodec):
+    clips = _clips_of_different_lengths()
+    one_by_one = [untrained_encodec.encode(clip) for clip in clips]
+    batched = untrained_encodec.encode_batch(clips)
+    assert [tokens.shape for tokens in batched] == [tokens.shape for tokens in one_by_one]
+    # Equal on the machine this was written on. Elsewhere a token may flip where two codewords
+    # are almost equally near: a batch of one runs the LSTM through other float kernels than a
+    # batch of several (0.04% of frames measured; see wgpt_lite/feature_cache.py).
+    flipped = sum(int((a != b).sum()) for a, b in zip(batched, one_by_one))
+    assert flipped <= 0.01 * sum(tokens.shape[0] for tokens in one_by_one)
+
+
+def test_encodec_runs_on_cuda_when_there_is_one(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert default_encodec_device() == torch.device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert default_encodec_device() == torch.device("cpu")
+
+
 def test_encodec_decodes_coarse_tokens_back_to_audio(untrained_encodec):
     ids = untrained_encodec.encode(tone_and_noise(1.0))
     wav = untrained_encodec.decode(ids)
@@ -99,7 +138,7 @@ def test_encodec_loads_a_checkpoint_from_the_torch_hub_cache(tmp_path, monkeypat
     with pytest.warns(UserWarning, match="checksum differs"):
         tok = get_tokenizer("encodec")
     _assert_loads_like(tok, untrained_encodec)
-    assert tok.weights == str(path)
+    assert tok.weights == str(path) and tok.device == default_encodec_device()
 
 
 def test_encodec_loads_a_checkpoint_from_wgpt_encodec_dir(tmp_path, monkeypatch, encodec_state, untrained_encodec):

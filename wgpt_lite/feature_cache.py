@@ -17,6 +17,28 @@ trusted only when its ``extraction.json`` (written last) is there.
 
 The melvq stand-in is fitted on the training split only (``corpus_tokenizer``) and
 saved under ``home_dir()/tokenizers/`` with the same kind of key.
+
+Extraction. Clips are read and their log-mel computed in ``EXTRACT_THREADS`` CPU
+threads; melvq's tokens come from that mel. EnCodec, the expensive part, runs on its
+tokenizer's device, a CUDA GPU when there is one (``default_encodec_device``):
+
+- on a GPU, clips are sorted by length and encoded in batches of similar lengths,
+  right-padded, at most ``ENCODEC_BATCH_SECONDS`` of (padded) audio a batch, while the
+  threads load the next batch (``encode_batch``);
+- on the CPU, clip by clip in the threads: batches were measured slower there
+  (docs/benchmarks.md, "EnCodec extraction").
+
+A progress bar counts clips, or audio seconds for batches (its rate is then the real-time
+factor), with an ETA; it stays off for splits under ``PROGRESS_MIN_CLIPS`` clips.
+
+EnCodec 24 kHz is causal, so the padding of a batch changes no kept token (exactly:
+tests/test_tokenizers.py). The batch and the device change float rounding only: a batch of
+one clip runs the LSTM's matrix products through other kernels than a batch of several,
+and a GPU through other kernels again (TF32 too, which torch allows cuDNN on Ampere and
+newer). A token can then flip where two codewords are almost equally near: 7 of 17,669
+frames (0.04%) between one-by-one and batches of 8 on the CPU, with the random-init model;
+GPU-vs-CPU was not measured. Either encoding is as valid as the other, so the cache key
+leaves the device and the batching out; ``extraction.json`` records both.
 """
 
 from __future__ import annotations
@@ -35,12 +57,16 @@ from wgpt_lite.atomic import building_folder, publish
 from wgpt_lite.corpora import corpus_spec, ensure_corpus, load_clip, manifest_sha256, read_manifest, report_skipped
 from wgpt_lite.errors import AudioError, DataError
 from wgpt_lite.settings import home_dir
-from wgpt_lite.tokenizers import MelVQTokenizer, get_tokenizer
+from wgpt_lite.tokenizers import EncodecTokenizer, MelVQTokenizer, get_tokenizer
 
 FEATURE_VERSION = 1  # bump when extraction changes in a way no setting below captures
 MELVQ_FIT_FRAMES = 200_000  # k-means sees at most this many training frames (evenly spaced)
 MELVQ_SEED = 0
 EXTRACT_THREADS = 2  # measured on 2 cores: see data/README.md
+# Padded audio in one EnCodec batch: about 2 GiB of activations (16 MiB per audio second,
+# measured on the CPU), well inside a 16 GB T4, and enough clips to keep it busy.
+ENCODEC_BATCH_SECONDS = 120
+PROGRESS_MIN_CLIPS = 20  # smaller splits extract in seconds: no progress bar
 
 
 def settings_key(**parts) -> str:
@@ -65,20 +91,24 @@ def _map_clips(fn, rows: list[dict], desc: str) -> list:
     from tqdm.auto import tqdm
 
     with ThreadPoolExecutor(EXTRACT_THREADS) as pool:
-        return list(tqdm(pool.map(fn, rows), total=len(rows), desc=desc, unit="clip", disable=len(rows) < 20))
+        clips = tqdm(
+            pool.map(fn, rows), total=len(rows), desc=desc, unit="clip", disable=len(rows) < PROGRESS_MIN_CLIPS
+        )
+        return list(clips)
 
 
 # ---------------------------------------------------------------------------
 # The melvq stand-in, fitted on the training split only
 
 
-def corpus_tokenizer(corpus: str, tokenizer="auto", k: int | None = None):
+def corpus_tokenizer(corpus: str, tokenizer="auto", k: int | None = None, device: str | torch.device | None = None):
     """The tokenizer for a corpus: ``auto`` resolved; melvq fitted on its training split.
 
     The fitted codebook is cached under ``home_dir()/tokenizers/`` (keyed by the training
     manifest, k, the mel settings and the fitting recipe) and loaded on later calls.
-    ``k`` defaults to the corpus's ``melvq_k`` (1024; 128 for the tiny samples). A
-    tokenizer object is returned as it is.
+    ``k`` defaults to the corpus's ``melvq_k`` (1024; 128 for the tiny samples). EnCodec
+    runs on ``device``, by default CUDA when there is one. A tokenizer object is
+    returned as it is.
 
     >>> tok = corpus_tokenizer("sample-music", "melvq")
     >>> tok.name, tok.vocab_size
@@ -86,7 +116,7 @@ def corpus_tokenizer(corpus: str, tokenizer="auto", k: int | None = None):
     """
     if not isinstance(tokenizer, str):
         return tokenizer
-    tok = get_tokenizer(tokenizer, k=k or corpus_spec(corpus).melvq_k)
+    tok = get_tokenizer(tokenizer, k=k or corpus_spec(corpus).melvq_k, device=device)
     if tok.name != "melvq" or tok.fitted:
         return tok
     ensure_corpus(corpus)
@@ -133,8 +163,10 @@ def features(corpus: str, split: str, tokenizer="auto"):
     """Tokens + log-mel of every clip of ``corpus``/``split`` as a cached ``datasets.Dataset``.
 
     ``tokenizer``: ``"auto"`` | ``"encodec"`` | ``"melvq"`` or a tokenizer object. A
-    missing mini corpus is built first. Unusable clips (unreadable, empty, silent) are
-    skipped and listed on stderr and in the cache's ``extraction.json``.
+    missing mini corpus is built first. EnCodec encodes in batches on a GPU when there is
+    one, clip by clip in CPU threads otherwise (the module's docstring says how). Unusable
+    clips (unreadable, empty, silent) are skipped and listed on stderr and in the cache's
+    ``extraction.json``.
     """
     import datasets
 
@@ -157,6 +189,8 @@ def features(corpus: str, split: str, tokenizer="auto"):
             "clips": len(dataset),
             "seconds": round(sum(dataset["seconds"]), 2),
             "extract_seconds": round(time.perf_counter() - started, 2),
+            "device": str(getattr(tok, "device", "cpu")),
+            "batched": encodes_in_batches(tok),
             "skipped": skipped,
         }
         (tmp / "extraction.json").write_text(json.dumps(info, indent=1) + "\n")  # last: marks it complete
@@ -182,26 +216,102 @@ def clip_features(wav: torch.Tensor, tokenizer) -> tuple[torch.Tensor, torch.Ten
     """(tokens [frames], log-mel [frames, 64]) of one clip; melvq reuses the mel it is given."""
     mel = audio.log_mel(wav)
     tokens = tokenizer.encode_mel(mel) if hasattr(tokenizer, "encode_mel") else tokenizer.encode(wav)
-    if tokens.shape[0] != mel.shape[0]:
-        raise DataError(f"{tokenizer.name} gave {tokens.shape[0]} tokens for {mel.shape[0]} mel frames")
     return tokens, mel
 
 
+def _cached_row(tok, clip_id: str, tokens: torch.Tensor, mel: torch.Tensor) -> tuple[str, np.ndarray, np.ndarray]:
+    """(id, int16 tokens, float16 mel) as the cache stores a clip, once they are checked to align."""
+    if tokens.shape[0] != mel.shape[0]:
+        raise DataError(f"{tok.name} gave {tokens.shape[0]} tokens for {mel.shape[0]} mel frames")
+    return clip_id, tokens.cpu().numpy().astype(np.int16), mel.cpu().numpy().astype(np.float16)
+
+
+def encodes_in_batches(tok) -> bool:
+    """EnCodec off the CPU encodes batches of clips; on the CPU, clip by clip in threads is faster."""
+    return isinstance(tok, EncodecTokenizer) and tok.device.type != "cpu"
+
+
+def length_batches(seconds: list[float], max_seconds: float) -> list[list[int]]:
+    """Clip indices grouped by length, shortest first: a batch padded to its longest clip holds
+    at most ``max_seconds`` of audio (a clip longer than that is a batch of its own).
+
+    >>> length_batches([3.0, 9.0, 1.0, 2.5, 20.0], max_seconds=10)
+    [[2, 3, 0], [1], [4]]
+    """
+    batches: list[list[int]] = []
+    for index in sorted(range(len(seconds)), key=seconds.__getitem__):
+        if batches and (len(batches[-1]) + 1) * seconds[index] <= max_seconds:  # sorted: this clip is the longest
+            batches[-1].append(index)
+        else:
+            batches.append([index])
+    return batches
+
+
 def _extract(corpus: str, split: str, rows: list[dict], tok):
+    desc = f"{corpus}/{split} features"
+
     def one(row):
         try:
-            tokens, mel = clip_features(load_clip(corpus, row), tok)
+            return _cached_row(tok, row["id"], *clip_features(load_clip(corpus, row), tok))
         except AudioError as err:
             return {"item": row["path"], "reason": str(err)}
-        return row["id"], tokens.cpu().numpy().astype(np.int16), mel.cpu().numpy().astype(np.float16)
 
     with torch.inference_mode():
-        results = _map_clips(one, rows, f"{corpus}/{split} features")
+        results = (
+            _encode_in_batches(corpus, rows, tok, desc) if encodes_in_batches(tok) else _map_clips(one, rows, desc)
+        )
     kept = [r for r in results if isinstance(r, tuple)]
     skipped = [r for r in results if isinstance(r, dict)]
     if not kept:
         raise DataError(f"{corpus}/{split}: no usable clip ({len(skipped)} skipped, e.g. {skipped[:1]})")
     return to_dataset(kept, f"{corpus}/{split}"), skipped
+
+
+def _encode_in_batches(corpus: str, rows: list[dict], tok: EncodecTokenizer, desc: str) -> list:
+    """``_extract``'s per-clip results, in manifest order, from EnCodec batches of similar lengths."""
+    from tqdm.auto import tqdm
+
+    def load(row):
+        try:
+            wav = load_clip(corpus, row)
+        except AudioError as err:
+            return {"item": row["path"], "reason": str(err)}
+        return wav, audio.log_mel(wav)
+
+    results: list = [None] * len(rows)
+    batches = length_batches([row["seconds"] for row in rows], ENCODEC_BATCH_SECONDS)
+    bar = tqdm(
+        total=sum(row["seconds"] for row in rows),
+        desc=f"{desc}, EnCodec on {tok.device} (audio s)",  # the rate is then the real-time factor
+        unit="s",
+        unit_scale=True,
+        disable=len(rows) < PROGRESS_MIN_CLIPS,
+    )
+    with ThreadPoolExecutor(EXTRACT_THREADS) as pool, bar:
+        for batch, loaded in _loaded_batches(pool, load, rows, batches):
+            usable = []
+            for i, clip in zip(batch, loaded):
+                if isinstance(clip, dict):
+                    results[i] = clip  # skipped: the reason
+                else:
+                    usable.append((i, *clip))
+            if usable:
+                tokens = tok.encode_batch([wav for _, wav, _ in usable])
+                for (i, _, mel), clip_tokens in zip(usable, tokens):
+                    results[i] = _cached_row(tok, rows[i]["id"], clip_tokens, mel)
+            bar.update(sum(rows[i]["seconds"] for i in batch))
+    return results
+
+
+def _loaded_batches(pool: ThreadPoolExecutor, load, rows: list[dict], batches: list[list[int]]):
+    """(batch, ``load`` of each of its rows) in turn; the pool loads the next batch while the caller
+    works on this one, and never more than that (a split's audio need not fit in memory)."""
+    next_loading = None
+    for number, batch in enumerate(batches):
+        loading = next_loading or [pool.submit(load, rows[i]) for i in batch]
+        if number + 1 < len(batches):
+            next_loading = [pool.submit(load, rows[i]) for i in batches[number + 1]]
+        yield batch, [future.result() for future in loading]
 
 
 def feature_schema():

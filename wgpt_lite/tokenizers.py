@@ -11,7 +11,8 @@ Two tokenizers share one small protocol (``name``, ``vocab_size``, ``frame_rate`
   paper's numbers.
 
 ``get_tokenizer("auto")`` picks EnCodec when its weights load, else MelVQ, and says
-which and why in ``tokenizer.auto_reason``.
+which and why in ``tokenizer.auto_reason``. EnCodec runs on a CUDA GPU when there is one
+(``default_encodec_device``); its tokens always come back on the CPU.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import socket
 import sys
 import types
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -175,6 +176,14 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def default_encodec_device() -> torch.device:
+    """CUDA when there is one (a Colab T4), else the CPU: where EnCodec, the front end's heavy part, runs.
+
+    Apple's MPS is not picked: EnCodec's kernels there are untested in this kit.
+    """
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 class EncodecTokenizer:
     """Codebook 0 of EnCodec 24 kHz: 75 tokens a second, vocabulary 1024.
 
@@ -190,19 +199,24 @@ class EncodecTokenizer:
     frame_rate = FRAME_RATE
     decodes_to = "audio"
 
-    def __init__(self, model: torch.nn.Module | None = None, device: str | torch.device = "cpu", weights: str = ""):
-        self.model = (model if model is not None else load_encodec_model()).to(device).eval()
+    def __init__(
+        self, model: torch.nn.Module | None = None, device: str | torch.device | None = None, weights: str = ""
+    ):
+        self.device = torch.device(device) if device else default_encodec_device()
+        self.model = (model if model is not None else load_encodec_model()).to(self.device).eval()
         self.model.set_target_bandwidth(ENCODEC_BANDWIDTH)
-        self.device = torch.device(device)
         self.weights = weights or next((str(p) for p in encodec_checkpoint_candidates() if p.is_file()), "hub")
 
     @classmethod
-    def untrained(cls, calibration_wav: torch.Tensor, seed: int = 0) -> EncodecTokenizer:
+    def untrained(
+        cls, calibration_wav: torch.Tensor, seed: int = 0, device: str | torch.device | None = None
+    ) -> EncodecTokenizer:
         """A random-init EnCodec whose codebooks are k-means-initialised on ``calibration_wav``.
 
         Its codes mean nothing; it exists so that shapes, alignment, causality and speed
         can be checked where the real weights cannot be downloaded. (Without the
-        calibration pass every code of a random-init EnCodec is 0.)
+        calibration pass every code of a random-init EnCodec is 0.) It is calibrated on
+        the CPU, so the same seed gives the same weights on every ``device``.
         """
         with torch.random.fork_rng(), torch.no_grad():  # seeded without touching the caller's RNG
             torch.manual_seed(seed)
@@ -213,7 +227,7 @@ class EncodecTokenizer:
             model.train()  # in train mode, the quantizer's first call initialises its codebooks
             embeddings = model.encoder(crop_to_frames(calibration_wav.float())[None, None])
             model.quantizer(embeddings, model.frame_rate, model.bandwidth)
-        return cls(model.eval(), weights=f"untrained(seed={seed})")
+        return cls(model.eval(), device=device, weights=f"untrained(seed={seed})")
 
     @torch.no_grad()
     def encode(self, wav: torch.Tensor) -> torch.Tensor:
@@ -224,6 +238,18 @@ class EncodecTokenizer:
         frames = self.model.encode(wav)
         codes = frames[0][0][:, 0, ENCODEC_SILENCE_FRAMES:]  # one segment at 24 kHz; codebook 0; [batch, frames]
         return (codes if batched else codes[0]).long().cpu()
+
+    def encode_batch(self, wavs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """Clips of any lengths [samples] -> their tokens [samples // 320], encoded as one batch.
+
+        The clips are right-padded with zeros to the longest one. EnCodec 24 kHz is causal
+        (causal convolutions, a one-way LSTM), so the padding after a clip reaches none
+        of its tokens (tests/test_tokenizers.py). Grouping clips of similar length keeps
+        the padding, which is computed and thrown away, small.
+        """
+        wavs = [crop_to_frames(wav.float()) for wav in wavs]
+        codes = self.encode(torch.nn.utils.rnn.pad_sequence(wavs, batch_first=True))
+        return [row[: wav.shape[-1] // HOP] for row, wav in zip(codes, wavs)]
 
     @torch.no_grad()
     def decode(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -357,12 +383,16 @@ def kmeans(x: torch.Tensor, k: int, iters: int, generator: torch.Generator) -> t
 
 
 def get_tokenizer(
-    name: str = "auto", path: str | os.PathLike | None = None, k: int = 1024, device: str | torch.device = "cpu"
+    name: str = "auto",
+    path: str | os.PathLike | None = None,
+    k: int = 1024,
+    device: str | torch.device | None = None,
 ) -> Tokenizer:
     """Build a tokenizer by name.
 
-    - ``"encodec"``: pretrained EnCodec 24 kHz (raises ``TokenizerError`` saying where
-      to put the weights when they are missing and there is no network).
+    - ``"encodec"``: pretrained EnCodec 24 kHz on ``device`` (default: CUDA when there
+      is one, else the CPU); raises ``TokenizerError`` saying where to put the weights
+      when they are missing and there is no network.
     - ``"melvq"``: loads the codebook at ``path``, or returns an unfitted one of size k.
     - ``"auto"``: EnCodec when its weights load, else MelVQ; ``tok.auto_reason`` says why.
     """
