@@ -2,7 +2,7 @@ import pytest
 import torch
 
 import wgpt_lite as wl
-from wgpt_lite.settings import drive_dir, home_dir, offline, results_root
+from wgpt_lite.settings import downloads_dir, drive_dir, home_dir, local_home, offline, results_root
 
 
 def test_preset_comes_from_the_environment(monkeypatch):
@@ -46,8 +46,10 @@ def test_a_mounted_drive_holds_caches_and_results(monkeypatch, tmp_path):
     assert home_dir() == tmp_path / "MyDrive" / "wgpt_lite" / "cache"
     assert results_root() == tmp_path / "MyDrive" / "wgpt_lite" / "results"
     assert wl.results_dir("paper", "encodec") == tmp_path / "MyDrive" / "wgpt_lite" / "results" / "paper-encodec"
+    assert downloads_dir() == local_home() / "downloads", "tens of GB of MAESTRO stay off a 15 GB Drive"
     monkeypatch.setenv("WGPT_HOME", str(tmp_path / "elsewhere"))
     assert home_dir() == tmp_path / "elsewhere", "an explicit WGPT_HOME wins over the Drive"
+    assert downloads_dir() == tmp_path / "elsewhere" / "downloads"
 
 
 def test_results_folders_are_keyed_by_preset_and_tokenizer(monkeypatch, tmp_path):

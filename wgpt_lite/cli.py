@@ -174,7 +174,7 @@ def _add_data(commands) -> None:
     fetch.add_argument(
         "--dest",
         default=None,
-        help="folder to fill (default $WGPT_HOME/downloads/maestro-v3.0.0, where data build maestro looks)",
+        help="folder to fill (default $WGPT_DOWNLOADS/maestro-v3.0.0, where data build maestro looks)",
     )
     fetch.add_argument("--timeout", type=_positive, default=60.0, help="seconds one request may wait for the server")
     fetch.set_defaults(func=_cmd_fetch)

@@ -8,6 +8,8 @@ test can change a setting with ``os.environ`` without re-importing the kit.
   when the kit runs from a clone, else ``~/.cache/wgpt_lite``).
 - ``WGPT_RESULTS``: root for results folders (default: ``wgpt_lite/results`` on a
   mounted Google Drive, else ``<repo>/results`` in a clone, else ``./results``).
+- ``WGPT_DOWNLOADS``: raw downloads (the MAESTRO pieces, tens of GB): ``$WGPT_HOME/downloads``,
+  and on the machine's own disk even when caches live on a Drive (a free Drive holds 15 GB).
 - ``WGPT_DRIVE``: where Google Drive is mounted (default ``/content/drive/MyDrive``,
   Colab's place). When that folder exists, caches and results live on the Drive, so a
   Colab session that disconnects resumes where it stopped.
@@ -42,9 +44,20 @@ def home_dir() -> Path:
         return Path(os.environ["WGPT_HOME"]).expanduser()
     if drive_dir():
         return drive_dir() / "cache"
-    if in_clone():
-        return REPO_ROOT / ".cache"
-    return Path.home() / ".cache" / "wgpt_lite"
+    return local_home()
+
+
+def local_home() -> Path:
+    """``home_dir()`` on the machine's own disk: ``<repo>/.cache`` in a clone, else ``~/.cache/wgpt_lite``."""
+    return REPO_ROOT / ".cache" if in_clone() else Path.home() / ".cache" / "wgpt_lite"
+
+
+def downloads_dir() -> Path:
+    """Where raw downloads go: ``WGPT_DOWNLOADS``, else ``downloads/`` under the home on the machine's own disk."""
+    if os.environ.get("WGPT_DOWNLOADS"):
+        return Path(os.environ["WGPT_DOWNLOADS"]).expanduser()
+    on_drive = drive_dir() is not None and not os.environ.get("WGPT_HOME")
+    return (local_home() if on_drive else home_dir()) / "downloads"  # a free Drive holds only 15 GB
 
 
 def results_root() -> Path:

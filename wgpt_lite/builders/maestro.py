@@ -39,7 +39,7 @@ from wgpt_lite.builders.common import MAX_PIECE_SECONDS, pack_clips, parallel_ma
 from wgpt_lite.corpora import EVAL_FRACTION, SEED, SILENT_PEAK, CorpusSpec
 from wgpt_lite.errors import AudioError, DataError
 from wgpt_lite.remote_zip import download, extract_members
-from wgpt_lite.settings import home_dir, offline
+from wgpt_lite.settings import downloads_dir, offline
 
 MAESTRO_CSV = "maestro-v3.0.0.csv"
 MAESTRO_CSV_URL = "https://storage.googleapis.com/magentadata/datasets/maestro/v3.0.0/maestro-v3.0.0.csv"
@@ -52,7 +52,7 @@ SPLITS = ("train", "validation", "test")
 
 def default_maestro_dir() -> Path:
     """Where ``fetch_maestro`` puts its subset, and where ``build_maestro`` looks when told nothing."""
-    return home_dir() / "downloads" / "maestro-v3.0.0"
+    return downloads_dir() / "maestro-v3.0.0"
 
 
 def read_pieces(folder: Path) -> list[dict]:
