@@ -18,7 +18,8 @@ from bench import probe
 from bench.profile import CATEGORIES, time_by_category
 from bench.report import Table, Target, fmt, progress, ratio
 from bench.timing import time_calls
-from bench.workload import random_batch, reference_model, train_flops_per_token, train_step
+from bench.workload import random_batch, reference_model, train_step
+from wgpt_lite.budget import train_flops_per_token
 from wgpt_lite.device import cpu_has_bf16, pick_precision
 from wgpt_lite.presets import PAPER, build_model
 

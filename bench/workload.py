@@ -1,4 +1,6 @@
-"""What the training benchmarks run: the kit's training step, its plain reference, and their FLOPs.
+"""What the training benchmarks run: the kit's training step and its plain reference.
+
+Their FLOPs: ``wgpt_lite.budget.train_flops_per_token``.
 
 ``train_step`` is one iteration of the loop in ``wgpt_lite.train.train`` (autocast forward
 with targets, then ``train.update``: backward, unscale, clip, AdamW from
@@ -12,7 +14,6 @@ import math
 from functools import cache
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from wgpt_lite.device import autocast
@@ -88,15 +89,3 @@ def reference_model(name: str, preset: str = "paper", **overrides) -> GPT:
         if type(module) is CausalSelfAttention:
             module.__class__ = ExplicitAttention  # same attributes and weights, other forward
     return model
-
-
-def train_flops_per_token(model: GPT, context: int) -> float:
-    """Model FLOPs of one training token: 6 N + 12 (sum of attention widths) T.
-
-    N counts the parameters outside the embedding tables (a lookup does no arithmetic);
-    the attention term counts the full T x T scores and weighted sums forward and
-    backward, as PaLM's appendix B does, although a causal kernel needs about half.
-    """
-    embeddings = sum(m.weight.numel() for m in model.modules() if isinstance(m, nn.Embedding))
-    attention_width = sum(m.c_proj.in_features for m in model.modules() if isinstance(m, CausalSelfAttention))
-    return 6 * (model.num_params() - embeddings) + 12 * attention_width * context

@@ -11,7 +11,8 @@ import wgpt_lite as wl
 from bench import frontend
 from bench.report import Table, fmt
 from bench.timing import call_peak_bytes
-from bench.workload import reference_model, train_flops_per_token
+from bench.workload import reference_model
+from wgpt_lite.budget import train_flops_per_token
 from wgpt_lite.feature_cache import ENCODEC_BATCH_SECONDS, EXTRACT_THREADS
 
 REPO = Path(__file__).resolve().parent.parent

@@ -30,6 +30,7 @@ from wgpt_lite.audio import (
     save_audio,
 )
 from wgpt_lite.batches import eval_crops, random_crops
+from wgpt_lite.budget import budget_line, comparison_seconds, measure_step_seconds
 from wgpt_lite.causality import future_leak, mel_influence, model_future_leak
 from wgpt_lite.corpora import CORPORA, build_corpus, corpus_dir, corpus_summary, ensure_corpus, load_clip, read_manifest
 from wgpt_lite.device import autocast, pick_device, pick_precision

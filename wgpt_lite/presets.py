@@ -3,11 +3,14 @@
 A preset is everything that changes with the machine you run on; the code is the same
 for all of them.
 
-- ``paper``: the paper's models (GPT-S 3.7M, hybrid 4.0M, GPT-L 40M), for a GPU.
+- ``paper``: the paper's models (GPT-S 3.7M, hybrid 4.0M, GPT-L 40M), for an A100/L4-class GPU.
+- ``colab``: the same models with half the steps, to fit a free Colab T4 session.
 - ``mini``: the same three models scaled to train on 2 CPU cores in minutes.
 - ``smoke``: seconds-long models for the tests and the notebooks' CI.
 
-``WGPT_PRESET`` chooses one; unset, it is ``paper`` on a GPU and ``mini`` otherwise.
+``WGPT_PRESET`` chooses one; unset, it is ``paper`` on a GPU with bf16 and 20 GB or more,
+``colab`` on a smaller or older GPU (a T4), and ``mini`` otherwise. How long each takes
+where: ``wgpt_lite.budget``.
 
     >>> import wgpt_lite as wl
     >>> wl.build_model("hybrid", "mini").num_params()
@@ -45,7 +48,8 @@ class Preset:
 
 
 # ---------------------------------------------------------------------------
-# paper: the paper's sizes, for a GPU.
+# paper: the paper's sizes and budget, for an A100/L4-class GPU (budget.py: 0.8 h on an A100,
+# 2.0 h on an L4, 3.8 h on a T4, hence colab).
 # Counts (every parameter, embeddings and head included): GPT-S 3.81M, hybrid 4.00M,
 # GPT-L 41.0M, within 5% of the paper's 3.7M / 4M / 40M (tests/test_model.py checks).
 # The hybrid gives 96 of its 256 channels to the mel: its token embedding is 160 wide.
@@ -60,6 +64,16 @@ PAPER = Preset(
     budget=TrainConfig(steps=20_000, batch_size=32, context=512, lr=5e-4, warmup_steps=500, eval_crops=512),
     corpora=("librispeech", "maestro"),
 )
+
+# ---------------------------------------------------------------------------
+# colab: the paper's models, corpora, batch and context on a free Colab T4 (16 GB, fp16 only,
+# sessions of a few hours): the whole comparison in about 1.9 h by budget.py's FLOP estimate
+# (paper: 3.8 h). Half the paper's steps (10,000, still about 60 passes over 600 training
+# minutes) and half its evaluation crops (256 x 512 frames, 29 of the 75 held-out minutes);
+# warm-up, peak LR and everything else as in paper. The estimate assumes 25% of the T4's peak;
+# the run fits 2.5 h down to 19%. A session that disconnects loses at most one epoch: run
+# `reproduce` again and it resumes from the checkpoints.
+COLAB = replace(PAPER, name="colab", budget=replace(PAPER.budget, steps=10_000, eval_crops=256))
 
 # ---------------------------------------------------------------------------
 # mini: the paper's experiment on 2 CPU cores, the whole reproduction in ~15 minutes.
@@ -95,7 +109,8 @@ SMOKE = Preset(
     corpora=("sample-speech", "sample-music"),
 )
 
-PRESET_TABLE = {preset.name: preset for preset in (PAPER, MINI, SMOKE)}
+# `colab` last, so that the messages listing the presets start as they always have.
+PRESET_TABLE = {preset.name: preset for preset in (PAPER, MINI, SMOKE, COLAB)}
 PRESETS = tuple(PRESET_TABLE)
 
 
@@ -106,14 +121,26 @@ def get_preset(name: str, error: type[Exception] = ModelError) -> Preset:
     return PRESET_TABLE[name]
 
 
+# The smallest GPU memory that gets the full `paper` budget by default (an L4 has 24 GB, a T4 16 GB).
+PAPER_GPU_MEMORY = 20 * 2**30
+
+
 def default_preset() -> str:
-    """The size preset named by ``WGPT_PRESET``, or the best fit for this machine."""
+    """The size preset named by ``WGPT_PRESET``, or the best fit for this machine.
+
+    ``paper`` on a GPU with native bf16 and 20 GB or more (A100, L4, H100), ``colab`` on
+    other GPUs (a T4: fp16 and 16 GB, where ``paper`` would take about 3.8 h), ``mini`` on a
+    CPU or an Apple GPU.
+    """
     name = os.environ.get("WGPT_PRESET", "").strip().lower()
     if name:
         if name not in PRESET_TABLE:
             raise ModelError(f"WGPT_PRESET={name!r} is not a preset; choose one of {', '.join(PRESETS)}")
         return name
-    return "paper" if torch.cuda.is_available() else "mini"
+    if not torch.cuda.is_available():
+        return "mini"
+    large = torch.cuda.get_device_properties(0).total_memory >= PAPER_GPU_MEMORY
+    return "paper" if large and torch.cuda.is_bf16_supported(including_emulation=False) else "colab"
 
 
 def model_config(name: str, preset: str = "paper", **overrides) -> ModelConfig:

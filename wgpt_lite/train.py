@@ -365,7 +365,8 @@ def _restore(
     load_weights(model, checkpoint, path)
     optimizer.load_state_dict(checkpoint["optimizer"])
     scheduler.load_state_dict(checkpoint["scheduler"])
-    scaler.load_state_dict(checkpoint["scaler"])
+    if checkpoint["scaler"]:  # empty when the run so far trained in bf16 or fp32: fp16 starts a fresh scale
+        scaler.load_state_dict(checkpoint["scaler"])
     generator.set_state(checkpoint["rng"]["batches"])
     torch.set_rng_state(checkpoint["rng"]["torch"])
     step = checkpoint["step"]
