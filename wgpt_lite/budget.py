@@ -4,13 +4,14 @@ The whole comparison is what ``reproduce`` runs: the 3 models on each of the pre
 corpora, each for ``steps`` training steps, scored on the validation crops at the end of
 every epoch and once more on the table's split. Two ways to time it:
 
-- **measured** (``measure_step_seconds``): a few real training steps of each model at the
-  preset's shapes on this machine (train()'s step: autocast forward, ``update``), after
-  one untimed step, scaled up to the whole budget;
-- **FLOP estimate** for a GPU of ``GPUS`` by name: the model FLOPs of the budget
-  (``train_flops_per_token``: 6 N per training token plus attention) over the GPU's dense
-  fp16/bf16 peak times ``ASSUMED_MFU``. No GPU has timed these models yet: on one,
-  ``measure_step_seconds`` against ``step_flops`` / peak tells the true utilisation.
+- **measured** (``measure_step_seconds``), whatever device is here, a GPU included: a
+  few real training steps of each model at the preset's shapes (train()'s step: autocast
+  forward, ``update``), after one untimed step, scaled up to the whole budget;
+- **FLOP estimate** for a GPU of ``GPUS`` by name, to plan for a card you do not have:
+  the model FLOPs of the budget (``train_flops_per_token``: 6 N per training token plus
+  attention) over the GPU's dense fp16/bf16 peak times ``ASSUMED_MFU``. No GPU has timed
+  these models yet: on one, ``measure_step_seconds`` against ``step_flops`` / peak tells
+  the true utilisation.
 
 A training notebook prints the estimate before it starts::
 
@@ -158,14 +159,14 @@ def comparison_seconds(
 ) -> float:
     """Seconds the whole comparison of ``preset`` takes: the 3 models on each of ``corpora`` (default: the preset's).
 
-    ``device``: a GPU of ``GPUS`` by name, or a CUDA device that is one, gets the FLOP
-    estimate; any other device (default: this machine's) is measured, ``MEASURED_STEPS``
-    steps of each model.
+    ``device``: a GPU of ``GPUS`` by name ("T4") gets the FLOP estimate, from anywhere; a
+    device that is here (default: this machine's best) is measured, ``MEASURED_STEPS``
+    steps of each model, so a slow card or a busy machine shows in the answer.
 
     >>> round(comparison_seconds("paper", "A100") / 3600, 2)   # hours
     0.79
     """
-    gpu = known_gpu(device)
+    gpu = GPUS.get(device) if isinstance(device, str) else None
     corpora = corpora or preset_corpora(preset)
     seconds = 0.0
     for name in MODELS:
@@ -180,23 +181,29 @@ def comparison_seconds(
 def budget_line(preset: str, device: str | torch.device | None = None) -> str:
     """One line for a training notebook to print up front: how long ``preset``'s comparison takes on ``device``.
 
-    For a known GPU it gives the other GPU presets' estimates too; ``device`` as in ``comparison_seconds``.
+    ``device`` as in ``comparison_seconds``. On a GPU (named, or here) it gives the other
+    GPU preset's time too; a GPU here that ``GPUS`` knows also gets the FLOP estimate beside
+    the measurement.
     """
-    gpu = known_gpu(device)
-    n_corpora = len(preset_corpora(preset))
-    if gpu:
-        where = f"{gpu.name} ({gpu.precision})"
-        how = f"FLOP estimate at {ASSUMED_MFU:.0%} of {gpu.peak_tflops:g} TFLOP/s"
+    named = GPUS.get(device) if isinstance(device, str) else None
+    if named:
+        where = f"{named.name} ({named.precision})"
+        how = f"FLOP estimate at {ASSUMED_MFU:.0%} of {named.peak_tflops:g} TFLOP/s"
     else:
         torch_device = pick_device(device)
         name = torch.cuda.get_device_name(torch_device) if torch_device.type == "cuda" else torch_device.type
         where = f"{name} ({pick_precision(torch_device)})"
         how = f"measured: {MEASURED_STEPS} steps of each model"
+        here = known_gpu(torch_device)
+        if here:
+            key = next(key for key, gpu in GPUS.items() if gpu is here)
+            how += f"; FLOP estimate: {duration(comparison_seconds(preset, key))}"
     line = (
         f"preset {preset} on {where}: about {duration(comparison_seconds(preset, device))} "
-        f"for the {len(MODELS)} models x {n_corpora} corpora ({how})"
+        f"for the {len(MODELS)} models x {len(preset_corpora(preset))} corpora ({how})"
     )
-    others = [other for other in GPU_PRESETS if other != preset] if gpu else []
+    on_gpu = named is not None or pick_device(device).type == "cuda"
+    others = [other for other in GPU_PRESETS if other != preset] if on_gpu else []
     return line + "".join(f"; preset {other}: about {duration(comparison_seconds(other, device))}" for other in others)
 
 
