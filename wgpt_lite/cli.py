@@ -272,9 +272,10 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         "--preset",
         choices=PRESETS,
         default=None,
-        help="model sizes and training budget: paper (the paper's 3.7M/40M/4M models, a GPU), "
-        "mini (scaled down for 2 CPU cores, minutes), smoke (seconds). "
-        "Default: $WGPT_PRESET, else paper on a GPU and mini otherwise",
+        help="model sizes and training budget: paper (the paper's 3.7M/40M/4M models, an A100/L4-class GPU), "
+        "colab (the same models, half the steps: a free Colab T4), mini (scaled down for 2 CPU cores, "
+        "minutes), smoke (seconds). Default: $WGPT_PRESET, else paper on a GPU with bf16 and 20 GB or more, "
+        "colab on other GPUs, mini otherwise",
     )
     parser.add_argument(
         "--tokenizer",
