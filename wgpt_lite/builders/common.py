@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -26,20 +28,40 @@ from tqdm.auto import tqdm
 from wgpt_lite.audio import SAMPLE_RATE, save_audio
 from wgpt_lite.corpora import SILENT_PEAK
 from wgpt_lite.errors import AudioError, DataError
+from wgpt_lite.processes import end_with_parent
 
 PEAK = 0.89  # clips are scaled to -1 dBFS peak so that voices and pianos sit at one level
 MAX_PIECE_SECONDS = 120  # at most 2 minutes of a piece (music21 score or MAESTRO recording)
 
 
 def _worker_init() -> None:
+    end_with_parent()  # a killed build leaves no worker behind, whatever killed it
     torch.set_num_threads(1)  # the pool is the parallelism; nested threads would fight over 2 cores
 
 
-def worker_pool(jobs: int):
+@contextmanager
+def worker_pool(jobs: int) -> Iterator[Executor]:
+    """``with worker_pool(jobs) as pool``: ``jobs`` worker processes (a thread when ``jobs == 1``).
+
+    Leaving the block by an exception (Ctrl-C, a SIGTERM under ``processes.sigterm_as_ctrl_c``,
+    a failed task) drops the queued tasks and kills the workers, instead of waiting for
+    everything submitted to finish; the build's ``finally`` blocks then run at once. A worker
+    also dies when this process is killed outright (``processes.end_with_parent``).
+    """
     if jobs == 1:  # in this process: no start-up cost (tests, tiny builds)
-        return ThreadPoolExecutor(1)
-    # spawn, not fork: a forked child of a process that already ran torch's OpenMP can hang
-    return ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_worker_init)
+        pool = ThreadPoolExecutor(1)
+    else:
+        # spawn, not fork: a forked child of a process that already ran torch's OpenMP can hang
+        pool = ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_worker_init)
+    try:
+        yield pool
+    except BaseException:
+        if isinstance(pool, ProcessPoolExecutor):  # a thread cannot be stopped: it finishes its task
+            for worker in list(pool._processes.values()):  # no public way to do this before Python 3.14
+                worker.kill()
+        pool.shutdown(cancel_futures=True)
+        raise
+    pool.shutdown()
 
 
 def parallel_map(fn, tasks: list, jobs: int, desc: str) -> list:
