@@ -1,7 +1,10 @@
 """Command line: ``python -m wgpt_lite <command> --help`` explains each command.
 
 Every argument is parsed here; each command calls one function of the library with plain
-arguments and prints its result. A ``WgptError`` is printed as one line, not a traceback.
+arguments and prints its result. Every mistake is one line on stderr, not a traceback: a
+malformed argument exits with 2, a ``WgptError`` with 1. The arguments, the device and the
+output folder are checked, in that order, before any data loads and before any folder is
+created.
 
     env        what this machine gives the kit            environment.environment_report
     setup      system packages and the kit itself         install.setup
@@ -18,23 +21,38 @@ import argparse
 import importlib
 import math
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from wgpt_lite import install
-from wgpt_lite.atomic import writable_folder
 from wgpt_lite.corpora import CORPORA, build_corpus, corpus_dir, corpus_summary, is_built
 from wgpt_lite.demo import front_end_demo
+from wgpt_lite.device import pick_device
 from wgpt_lite.environment import environment_report, format_report
-from wgpt_lite.errors import DataError, ModelError, WgptError
+from wgpt_lite.errors import CheckpointError, DataError, ModelError, WgptError
 from wgpt_lite.feature_cache import features
 from wgpt_lite.presets import MODELS, PRESETS, default_preset, preset_corpora, train_config
+from wgpt_lite.processes import sigterm_as_ctrl_c
 from wgpt_lite.reproduce import CorpusData, reproduce, results_dir, score_checkpoint, scores_line, train_model
+from wgpt_lite.settings import results_root
 from wgpt_lite.tokenizers import TOKENIZERS
+
+DEVICE_HELP = "cuda (or cuda:N), mps or cpu (default: the best available; one this machine lacks is refused)"
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, with each mistake told in one line like the kit's own errors (the usage is one --help away).
+
+    Subcommands' parsers are of this class too: ``add_subparsers`` makes them of their parent's class.
+    """
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} ({self.prog} --help explains the arguments)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m wgpt_lite",
         description="Whisper-GPT lite: causal log-mel + coarse audio tokens, three small language models.",
     )
@@ -56,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return args.func(args) or 0
+        with sigterm_as_ctrl_c():  # a SIGTERM unwinds like Ctrl-C: temporary folders and worker pools are cleaned up
+            return args.func(args) or 0
     except WgptError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -146,7 +165,7 @@ def _add_data(commands) -> None:
         help="training minutes (default 64 for mini corpora, 600 for real ones); validation and "
         "test get minutes/8 each",
     )
-    build.add_argument("--jobs", type=int, default=None, help="worker processes (default: all CPU cores)")
+    build.add_argument("--jobs", type=_count, default=None, help="worker processes (default: all CPU cores)")
     build.add_argument("--force", action="store_true", help="rebuild even when a complete corpus exists")
     build.add_argument(
         "--source",
@@ -239,6 +258,17 @@ def _positive(text: str) -> float:
     return value
 
 
+def _count(text: str) -> int:
+    """argparse type: a whole number of at least 1 (0, -3, 2.5 and 'ten' are refused with one line)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
 def _cmd_list(args) -> None:
     for name in CORPORA:
         state = "not built"
@@ -284,8 +314,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         help="audio tokens: encodec (the paper's), melvq (offline k-means stand-in, not the paper's "
         "numbers), auto (encodec when its weights load, else melvq). Default: auto",
     )
-    parser.add_argument("--steps", type=int, default=None, help="override the preset's number of training steps")
-    parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
+    parser.add_argument("--steps", type=_count, default=None, help="override the preset's number of training steps")
+    parser.add_argument("--device", default=None, help=DEVICE_HELP)
     parser.add_argument("--compile", action="store_true", default=None, help="torch.compile the models (CUDA)")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
 
@@ -295,7 +325,8 @@ def _add_training(commands) -> None:
         "train",
         help="train one model on one corpus (resumable)",
         description="Train one model on one corpus. Writes OUT/CORPUS/MODEL/metrics.jsonl and checkpoint.pt; "
-        "--resume continues an interrupted run on the same curve.",
+        "--resume continues an interrupted run on the same curve. One run at a time writes a run folder: a second "
+        "one into OUT/CORPUS/MODEL is refused while the first runs.",
     )
     train_parser.add_argument("--model", required=True, choices=MODELS, help="which model")
     train_parser.add_argument("--corpus", required=True, choices=CORPORA, help="which corpus (built on first use)")
@@ -313,8 +344,8 @@ def _add_training(commands) -> None:
     evaluate_parser.add_argument(
         "--split", default=None, help="split to score (default: test, or validation for corpora without a test split)"
     )
-    evaluate_parser.add_argument("--crops", type=int, default=None, help="number of crops (default: the preset's)")
-    evaluate_parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
+    evaluate_parser.add_argument("--crops", type=_count, default=None, help="number of crops (default: the preset's)")
+    evaluate_parser.add_argument("--device", default=None, help=DEVICE_HELP)
     evaluate_parser.set_defaults(func=_cmd_evaluate)
 
     reproduce_parser = commands.add_parser(
@@ -350,11 +381,35 @@ def _budget(args) -> dict:
     return {"steps": args.steps, "compile": args.compile}
 
 
+def _check_device_and_out(args) -> None:
+    """Refuse a --device this machine lacks, then an --out that cannot become a writable folder: now, not after
+    the data has loaded. The folder is created only once the run starts, so a refused command leaves none behind."""
+    pick_device(args.device)
+    if args.out:
+        _check_folder_can_be_written(Path(args.out).expanduser(), "--out folder")
+    else:
+        _check_folder_can_be_written(results_root(), "results folder")
+
+
+def _check_folder_can_be_written(path: Path, what: str) -> None:
+    """One ``DataError`` line unless ``path`` is, or can be created as, a writable folder; creates nothing."""
+    try:
+        existing = next(folder for folder in (path, *path.parents) if folder.exists())
+        if existing.is_dir():
+            tempfile.TemporaryFile(dir=existing).close()  # creating the folder takes a write where it would go
+    except OSError as err:
+        raise DataError(
+            f"{path}: the {what} is not writable ({err.strerror or err}); choose another place or fix its permissions"
+        ) from None
+    if not existing.is_dir():
+        file = "it" if existing == path else existing
+        raise DataError(f"{path}: not usable as the {what}: {file} is a file; choose another place")
+
+
 def _cmd_train(args) -> None:
     preset = args.preset or default_preset()
     config = train_config(preset, **_budget(args))
-    if args.out:  # a bad --out fails now, not after the data has loaded
-        writable_folder(args.out, "--out folder")
+    _check_device_and_out(args)
     data = CorpusData(args.corpus, args.tokenizer, config)
     out = Path(args.out) if args.out else results_dir(preset, data.tokenizer)
     row = train_model(
@@ -364,6 +419,12 @@ def _cmd_train(args) -> None:
 
 
 def _cmd_evaluate(args) -> None:
+    pick_device(args.device)  # a missing device is told before the checkpoint loads
+    if not Path(args.checkpoint).is_file():
+        raise CheckpointError(
+            f"{args.checkpoint}: no checkpoint file there; give the checkpoint.pt that train or reproduce wrote "
+            "(OUT/CORPUS/MODEL/checkpoint.pt)"
+        )
     print(scores_line(score_checkpoint(args.checkpoint, args.split, args.crops, args.device)))
 
 
@@ -371,6 +432,7 @@ def _cmd_reproduce(args) -> None:
     preset = args.preset or default_preset()
     corpora = _names(args.corpus or ",".join(preset_corpora(preset)), CORPORA, "corpus", DataError)
     models = tuple(_names(args.models, MODELS, "model", ModelError))
+    _check_device_and_out(args)
     out = Path(args.out) if args.out else results_dir(preset, args.tokenizer)
     rows = reproduce(preset, corpora, args.tokenizer, out, models, args.device, args.progress, **_budget(args))
     for row in rows:

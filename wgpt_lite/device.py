@@ -20,17 +20,50 @@ import torch
 from wgpt_lite.errors import TrainingError
 
 PRECISIONS = ("bf16", "fp16", "fp32")
+DEVICE_TYPES = ("cuda", "mps", "cpu")  # what the kit trains on
 
 
-def pick_device(requested: str | None = None) -> torch.device:
-    """``requested`` if given, else CUDA, else Apple's MPS, else the CPU."""
-    if requested:
-        return torch.device(requested)
+def pick_device(requested: str | torch.device | None = None) -> torch.device:
+    """``requested`` if given, else CUDA, else Apple's MPS, else the CPU.
+
+    A ``requested`` device this machine lacks (``"cuda"`` without a GPU, ``"cuda:3"`` with
+    one) or a string that names no device is refused here, in one line, before any data
+    loads: the command line checks ``--device`` with this.
+
+    >>> pick_device("cpu")
+    device(type='cpu')
+    >>> pick_device("tpu")
+    Traceback (most recent call last):
+    wgpt_lite.errors.TrainingError: --device tpu: not a device the kit trains on (cuda, mps, cpu); leave ...
+    """
+    if not requested:
+        return _best_device()
+    try:
+        device = torch.device(requested)
+    except RuntimeError:  # a string that names no device type torch knows
+        device = None
+    if device is None or device.type not in DEVICE_TYPES:
+        raise _refused(requested, f"not a device the kit trains on ({', '.join(DEVICE_TYPES)})")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise _refused(requested, "no CUDA device here (torch.cuda.is_available() is False)")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        count = torch.cuda.device_count()
+        raise _refused(requested, f"this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise _refused(requested, "no Apple MPS device here (torch.backends.mps.is_available() is False)")
+    return device
+
+
+def _best_device() -> torch.device:
     if torch.cuda.is_available():
         return torch.device("cuda")
     if torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def _refused(requested: str | torch.device, problem: str) -> TrainingError:
+    return TrainingError(f"--device {requested}: {problem}; leave --device out to use {_best_device()}")
 
 
 def cpu_has_bf16() -> bool:

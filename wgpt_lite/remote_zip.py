@@ -25,7 +25,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from wgpt_lite.atomic import atomic_path, remove
+from wgpt_lite.atomic import atomic_path
 from wgpt_lite.errors import DataError
 
 READ_BYTES = 16 * 2**20  # one request per 16 MiB of a member: large enough that a request's latency hardly counts
@@ -134,8 +134,6 @@ def open_remote_zip(url: str, timeout: float = 60.0) -> zipfile.ZipFile:
 def _extract(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, bar: tqdm) -> None:
     """Stream one member to ``target`` through a temporary sibling, renamed once it is whole."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    for leftover in target.parent.glob(f"{target.name}.tmp-*"):  # half-written by a fetch that was killed
-        remove(leftover)
     with atomic_path(target) as tmp, open(tmp, "wb") as sink:
         try:
             with archive.open(info) as source:

@@ -1,0 +1,130 @@
+"""Every command-line mistake is one line on stderr and a non-zero exit, told before any data loads or folder
+is created."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from wgpt_lite.cli import main
+from wgpt_lite.device import pick_device
+from wgpt_lite.errors import TrainingError
+
+TRAIN = ["train", "--model", "gpt-s", "--corpus", "sample-speech"]
+NO_CUDA = "--device cuda: no CUDA device here (torch.cuda.is_available() is False); leave --device out to use cpu"
+
+# (command line, exit status, the line on stderr); {file} is an existing file, {folder} a read-only folder
+MISTAKES = {
+    "train --steps 0": (
+        [*TRAIN, "--steps", "0"],
+        2,
+        "error: argument --steps: '0' is not a whole number of at least 1 "
+        "(python -m wgpt_lite train --help explains the arguments)",
+    ),
+    "train --steps -3": ([*TRAIN, "--steps", "-3"], 2, "error: argument --steps: '-3' is not a whole number"),
+    "train --steps 2.5": ([*TRAIN, "--steps", "2.5"], 2, "error: argument --steps: '2.5' is not a whole number"),
+    "reproduce --steps 0": (["reproduce", "--steps", "0"], 2, "error: argument --steps: '0' is not a whole number"),
+    "evaluate --crops 0": (["evaluate", "{file}", "--crops", "0"], 2, "error: argument --crops: '0' is not a whole"),
+    "data build --jobs 0": (["data", "build", "mini-speech", "--jobs", "0"], 2, "error: argument --jobs: '0' is not"),
+    "data build --minutes nan": (
+        ["data", "build", "mini-speech", "--minutes", "nan"],
+        2,
+        "error: argument --minutes: 'nan' is not a positive number",
+    ),
+    "an unknown command": (["trian"], 2, "error: argument COMMAND: invalid choice: 'trian'"),
+    "train --out FILE": (
+        [*TRAIN, "--out", "{file}"],
+        1,
+        "error: {file}: not usable as the --out folder: it is a file; choose another place",
+    ),
+    "reproduce --out FILE/run": (
+        ["reproduce", "--out", "{file}/run"],
+        1,
+        "error: {file}/run: not usable as the --out folder: {file} is a file; choose another place",
+    ),
+    "train --out READ-ONLY/run": (
+        [*TRAIN, "--out", "{folder}/run"],
+        1,
+        "error: {folder}/run: the --out folder is not writable (Permission denied); choose another place or fix its "
+        "permissions",
+    ),
+    "train --device cuda": ([*TRAIN, "--device", "cuda"], 1, f"error: {NO_CUDA}"),
+    "reproduce --device tpu": (
+        ["reproduce", "--device", "tpu"],
+        1,
+        "error: --device tpu: not a device the kit trains on (cuda, mps, cpu); leave --device out to use cpu",
+    ),
+    "evaluate --device cuda": (["evaluate", "{file}", "--device", "cuda"], 1, f"error: {NO_CUDA}"),
+    "evaluate missing.pt": (
+        ["evaluate", "missing.pt"],
+        1,
+        "error: missing.pt: no checkpoint file there; give the checkpoint.pt that train or reproduce wrote "
+        "(OUT/CORPUS/MODEL/checkpoint.pt)",
+    ),
+    "evaluate FOLDER": (["evaluate", "{folder}"], 1, "error: {folder}: no checkpoint file there"),
+}
+
+
+@pytest.fixture
+def no_gpu(monkeypatch):
+    """This machine as one without CUDA or MPS, whatever it has."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+
+
+def exit_status(argv: list[str]) -> int:
+    try:
+        return main(argv)
+    except SystemExit as exit:  # argparse's own mistakes
+        return exit.code
+
+
+def assert_kit_folders_empty() -> None:
+    for variable in ("WGPT_HOME", "WGPT_RESULTS"):  # tmp folders of their own (conftest.py)
+        assert not any(Path(os.environ[variable]).iterdir()), f"{variable} was written"
+
+
+@pytest.mark.parametrize("mistake", MISTAKES)
+def test_a_mistake_is_one_line_and_creates_nothing(mistake, tmp_path, monkeypatch, capsys, no_gpu):
+    file, folder = tmp_path / "notes.txt", tmp_path / "read-only"
+    file.write_text("not a folder")
+    folder.mkdir(mode=0o555)
+    if mistake.endswith("READ-ONLY/run") and os.access(folder, os.W_OK):
+        pytest.skip("this user writes into read-only folders (root); 'reproduce --out FILE/run' still runs")
+    monkeypatch.chdir(tmp_path)  # where a relative path would land
+    argv, status, line = MISTAKES[mistake]
+    assert exit_status([arg.format(file=file, folder=folder) for arg in argv]) == status
+    (told,) = capsys.readouterr().err.splitlines()
+    assert told.startswith(line.format(file=file, folder=folder))
+    assert sorted(tmp_path.iterdir()) == [file, folder] and not any(folder.iterdir())
+    assert_kit_folders_empty()
+
+
+def test_a_mistake_is_all_that_a_real_run_prints():
+    """The whole stderr of ``python -m wgpt_lite``: no warning or traceback around the line."""
+    result = subprocess.run(
+        [sys.executable, "-m", "wgpt_lite", *TRAIN, "--device", "tpu"], capture_output=True, text=True, timeout=120
+    )
+    (told,) = result.stderr.splitlines()
+    assert result.returncode == 1 and told.startswith("error: --device tpu: not a device the kit trains on")
+    assert_kit_folders_empty()
+
+
+def test_a_missing_cuda_device_index_is_refused(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(
+        TrainingError, match=r"^--device cuda:1: this machine has 1 CUDA device\(s\), cuda:0 to cuda:0;"
+    ):
+        pick_device("cuda:1")
+    assert pick_device("cuda:0") == torch.device("cuda:0")
+
+
+def test_a_missing_mps_device_is_refused(no_gpu):
+    with pytest.raises(
+        TrainingError, match=r"^--device mps: no Apple MPS device here .*; leave --device out to use cpu$"
+    ):
+        pick_device("mps")
