@@ -65,6 +65,8 @@ def test_a_named_gpu_gets_the_flop_estimate_and_this_cpu_is_measured(monkeypatch
     [("Tesla T4", "T4"), ("NVIDIA A100-SXM4-40GB", "A100"), ("NVIDIA H100 80GB HBM3", "H100"), ("NVIDIA L40S", None)],
 )
 def test_a_cuda_device_is_known_by_its_name(device_name, gpu, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # pick_device refuses a CUDA that is not there
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: device_name)
     assert known_gpu("cuda") == (GPUS[gpu] if gpu else None)  # an L40S is no L4: it gets measured
 

@@ -1,8 +1,13 @@
-"""Corpora: offline builders (tiny sizes), manifests, splits, real-corpus loaders on local stand-ins, bad input."""
+"""Corpora: offline builders (tiny sizes), manifests, splits, real-corpus loaders on local stand-ins, bad input,
+content fingerprints."""
 
+import json
+import os
 import shutil
 
+import numpy as np
 import pytest
+import soundfile as sf
 import torch
 from corpus_checks import check_manifest, needs
 
@@ -186,3 +191,83 @@ def test_a_failing_or_silent_voice_is_skipped_and_listed(home, monkeypatch, caps
     reasons = [s["reason"] for s in wl.corpus_summary("mini-speech")["skipped"]]
     assert any("voice crashed" in r for r in reasons) and any("silent" in r for r in reasons)
     assert "skipped" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------
+# Content fingerprints
+
+
+def sample_build(root, spec, budgets, jobs, source=None, config=None):
+    """A quick stand-in for a builder: the committed sample's speech clips, one into each split."""
+    sample = wl.read_manifest("sample-speech")
+    rows = []
+    for split, row in zip(spec.splits, sample * 2):
+        path = f"audio/{split}/{row['id']}.wav"
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(corpora.corpus_dir("sample-speech") / row["path"], root / path)  # a new file, a new mtime
+        rows.append({**row, "split": split, "path": path})
+    return rows, [], {}
+
+
+@pytest.fixture
+def built_from_sample(home, monkeypatch):
+    monkeypatch.setattr(speech, "build_mini_speech", sample_build)
+    return wl.build_corpus("mini-speech", minutes=1)
+
+
+def counting_hashes(monkeypatch) -> list[str]:
+    hashed, real = [], corpora.file_sha256
+    monkeypatch.setattr(corpora, "file_sha256", lambda path: hashed.append(os.path.basename(path)) or real(path))
+    return hashed
+
+
+def test_a_build_hashes_every_clip_once_and_records_the_content_fingerprint(built_from_sample, monkeypatch):
+    root = built_from_sample
+    summary = wl.corpus_summary("mini-speech")
+    record = json.loads((root / corpora.CLIPS_RECORD).read_text())
+    assert list(record) == [row["path"] for row in wl.read_manifest("mini-speech")]
+    for path, clip in record.items():
+        assert clip["bytes"] == (root / path).stat().st_size and clip["sha256"] == corpora.file_sha256(root / path)
+    assert len(summary["content_sha256"]) == 64 and summary["built"].endswith("UTC")
+    hashed = counting_hashes(monkeypatch)
+    assert corpora.corpus_fingerprint("mini-speech") == summary["content_sha256"]
+    assert hashed == [], "reading a fresh build rehashes nothing: the build recorded sizes and mtimes"
+
+
+def test_the_fingerprint_follows_the_audio_and_rehashes_only_changed_clips(built_from_sample, monkeypatch):
+    root = built_from_sample
+    built = corpora.corpus_fingerprint("mini-speech")
+    clip = root / wl.read_manifest("mini-speech", "test")[0]["path"]
+    hashed = counting_hashes(monkeypatch)
+
+    os.utime(clip, ns=(clip.stat().st_atime_ns, clip.stat().st_mtime_ns + 10**9))  # touched, same bytes
+    assert corpora.corpus_fingerprint("mini-speech") == built and hashed == [clip.name]
+    hashed.clear()
+    assert corpora.corpus_fingerprint("mini-speech") == built and hashed == [], "the new mtime is remembered"
+
+    size = clip.stat().st_size
+    frames = sf.info(str(clip)).frames
+    sf.write(clip, 0.3 * np.sin(np.arange(frames) / 7), SR, subtype="PCM_16")  # other audio, same size
+    assert clip.stat().st_size == size
+    assert corpora.corpus_fingerprint("mini-speech") != built and hashed == [clip.name]
+    assert corpora.corpus_changes("mini-speech").startswith(
+        f"mini-speech's files changed after its build of {wl.corpus_summary('mini-speech')['built']}: audio/test/"
+    )
+    clip.unlink()
+    assert corpora.corpus_fingerprint("mini-speech") != built, "a missing clip changes it too"
+
+    wl.build_corpus("mini-speech", minutes=1, force=True)  # the same clips again: the same corpus
+    assert corpora.corpus_fingerprint("mini-speech") == built
+    assert corpora.corpus_changes("mini-speech").startswith("mini-speech was rebuilt (built ")
+
+
+def test_the_committed_sample_is_hashed_on_first_use_and_remembered_under_the_home(home, monkeypatch):
+    files_before = sorted(corpora.SAMPLE_DIR.rglob("*"))
+    hashed = counting_hashes(monkeypatch)
+    first = corpora.corpus_fingerprint("sample-music")
+    assert sorted(hashed) == sorted(os.path.basename(r["path"]) for r in wl.read_manifest("sample-music"))
+    hashed.clear()
+    assert corpora.corpus_fingerprint("sample-music") == first and hashed == []
+    assert (home / "fingerprints" / "sample-music.json").is_file()
+    assert sorted(corpora.SAMPLE_DIR.rglob("*")) == files_before, "nothing is written into the repository"
+    assert corpora.corpus_changes("sample-music") == "sample-music's manifest or audio changed"

@@ -81,11 +81,15 @@ def test_cache_key_changes_with_every_setting(home, monkeypatch, tmp_path):
         keys.add(feat.feature_key("sample-speech", "train", tok))
     copy = tmp_path / "sample"
     shutil.copytree(corpora.SAMPLE_DIR, copy)
+    monkeypatch.setattr(corpora, "SAMPLE_DIR", copy)
+    assert feat.feature_key("sample-speech", "train", tok) == base  # the same content elsewhere: the same key
     manifest = copy / "speech" / "manifest.jsonl"
     manifest.write_text(manifest.read_text().replace('"train"', '"train" ', 1))
-    monkeypatch.setattr(corpora, "SAMPLE_DIR", copy)
     keys.add(feat.feature_key("sample-speech", "train", tok))
-    assert len(keys) == 11
+    clip = copy / "speech" / wl.read_manifest("sample-speech", "validation")[0]["path"]
+    clip.write_bytes(clip.read_bytes()[:-2])  # any clip's audio, even another split's
+    keys.add(feat.feature_key("sample-speech", "train", tok))
+    assert len(keys) == 12
     assert feat.feature_key("sample-speech", "train", tok) != base
 
 

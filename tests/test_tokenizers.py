@@ -8,13 +8,16 @@ from conftest import tone_and_noise
 
 import wgpt_lite as wl
 from wgpt_lite.audio import crop_to_frames
+from wgpt_lite.corpora import file_sha256
 from wgpt_lite.tokenizers import (
     ENCODEC_CHECKPOINT,
     EncodecTokenizer,
     MelVQTokenizer,
     default_encodec_device,
+    describe_tokenizer,
     get_tokenizer,
     import_encodec,
+    state_dict_sha256,
 )
 
 
@@ -150,6 +153,29 @@ def test_encodec_loads_a_checkpoint_from_wgpt_encodec_dir(tmp_path, monkeypatch,
     assert "weights loaded from" in tok.auto_reason
 
 
+@pytest.mark.filterwarnings("ignore:.*checksum differs")
+def test_encodec_is_identified_by_its_weights_not_by_where_they_lie(tmp_path, monkeypatch, encodec_state):
+    settings = []
+    for folder in ("here", "there"):
+        path = tmp_path / folder / ENCODEC_CHECKPOINT
+        path.parent.mkdir()
+        torch.save(encodec_state, path)
+        monkeypatch.setenv("WGPT_ENCODEC_DIR", str(path.parent))
+        tok = get_tokenizer("encodec")
+        assert tok.weights == str(path)  # where they came from: information, not identity
+        settings.append(tok.settings())
+    assert settings[0] == settings[1] and settings[0]["weights_sha256"] == file_sha256(path)
+    assert str(tmp_path) not in str(settings[0])
+    assert describe_tokenizer(settings[0]) == f"EnCodec weights {file_sha256(path)[:8]}…"
+
+
+def test_encodec_weights_without_a_file_are_identified_by_their_tensors(untrained_encodec):
+    identity = untrained_encodec.settings()["weights_sha256"]
+    assert identity == state_dict_sha256(untrained_encodec.model) and len(identity) == 64
+    copy = EncodecTokenizer(untrained_encodec.model, device="cpu", weights="the same model, in memory")
+    assert copy.settings() == untrained_encodec.settings()
+
+
 def test_missing_encodec_weights_say_which_file_goes_where():
     with pytest.raises(wl.TokenizerError) as info:
         get_tokenizer("encodec")
@@ -235,6 +261,7 @@ def test_melvq_save_load_round_trip_gives_identical_codes(tmp_path, training_mel
     wav = tone_and_noise(1.0, seed=12)
     assert torch.equal(loaded.encode(wav), tok.encode(wav)) and loaded.settings() == tok.settings()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["codebook.pt"]
+    assert len(tok.settings()["codebook_sha256"]) == 64  # in full: checkpoints and results.json record it
 
 
 def test_melvq_bad_states_have_clear_errors(tmp_path, training_mels):

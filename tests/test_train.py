@@ -144,6 +144,16 @@ def test_checkpoint_of_another_model_or_preset_is_refused_by_name(data, tmp_path
     assert checkpoint["run"]["model"] == "gpt-s" and model.num_params() == fresh_model("gpt-s").num_params()
 
 
+def test_data_made_in_memory_has_no_provenance_and_never_resumes_on_cached_features(data, tmp_path):
+    train_ds, eval_batch = data
+    train(fresh_model(), train_ds, eval_batch, CONFIG, tmp_path, run_info(), until=2, progress=False)
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["provenance"] is None
+    assert read_metrics(tmp_path / "metrics.jsonl", "run")[0]["provenance"] is None
+    cached = wl.features("sample-music", "validation", "melvq")
+    with pytest.raises(CheckpointError, match="no recorded origin .* at training, features of sample-music now"):
+        train(fresh_model(), cached, eval_batch, CONFIG, tmp_path, run_info(), resume=True, progress=False)
+
+
 def test_unreadable_checkpoint_is_a_clear_error(tmp_path):
     (tmp_path / "checkpoint.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="not a readable"):

@@ -5,9 +5,10 @@ clips under ``audio/<split>/`` and two files:
 
 - ``manifest.jsonl``: one JSON object per clip with the keys of ``MANIFEST_KEYS``
   (id, split, path, seconds, source, speaker, piece, text, midi);
-- ``summary.json``: how it was built (minutes, seed, seconds per split, build time)
-  and ``skipped``: every input left out, with the reason. It is written last, so its
-  presence means the corpus is complete.
+- ``clips.json``: every clip's size, mtime and sha256, recorded by the build;
+- ``summary.json``: how it was built (minutes, seed, seconds per split, build time, when,
+  ``content_sha256``) and ``skipped``: every input left out, with the reason. It is
+  written last, so its presence means the corpus is complete.
 
 The corpora (how each is made: ``wgpt_lite/builders/``):
 
@@ -26,6 +27,10 @@ The corpora (how each is made: ``wgpt_lite/builders/``):
 
 Whatever reads a corpus builds it first when it is missing (``ensure_corpus``), with the
 same progress bars as ``python -m wgpt_lite data build``; its builder is loaded only then.
+
+``corpus_fingerprint(name)`` is the sha256 of the manifest and of every clip's bytes: the
+feature caches, codebooks and checkpoints made from a corpus record it, so a rebuilt
+corpus or a replaced clip is never mistaken for the one they were made from.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ from pathlib import Path
 
 import torch
 
-from wgpt_lite.atomic import building_folder, publish, writable_folder
+from wgpt_lite.atomic import building_folder, clear_leftovers, publish, writable_folder, write_text
 from wgpt_lite.audio import HOP, crop_to_frames, load_audio
 from wgpt_lite.errors import AudioError, DataError
 from wgpt_lite.settings import REPO_ROOT, home_dir
@@ -52,6 +57,7 @@ EVAL_FRACTION = 1 / 8  # validation and test each get minutes / 8 (8 min for the
 SILENT_PEAK = 1e-3  # a clip whose loudest sample is below -60 dBFS is silence, not data
 MANIFEST_KEYS = ("id", "split", "path", "seconds", "source", "speaker", "piece", "text", "midi")
 SAMPLE_DIR = REPO_ROOT / "data" / "sample"
+CLIPS_RECORD = "clips.json"  # beside the manifest: what the build wrote, {path: {bytes, mtime_ns, sha256}}
 
 
 @dataclass(frozen=True)
@@ -143,11 +149,6 @@ def corpus_summary(name: str) -> dict:
     return json.loads((ensure_corpus(name) / "summary.json").read_text())
 
 
-def manifest_sha256(name: str) -> str:
-    """Hash of the manifest: feature caches key on it, so a rebuilt corpus never reuses them."""
-    return hashlib.sha256((corpus_dir(name) / "manifest.jsonl").read_bytes()).hexdigest()
-
-
 def load_clip(corpus: str, row: dict) -> torch.Tensor:
     """A manifest row's audio, cropped to whole frames; AudioError when it is unusable."""
     wav = crop_to_frames(load_audio(corpus_dir(corpus) / row["path"]))
@@ -164,6 +165,100 @@ def report_skipped(where: str, skipped: list[dict], what: str = "inputs") -> Non
         print(f"{where}: skipped {len(skipped)} {what}:", file=sys.stderr)
         for item in skipped:
             print(f"  {item['item']}: {item['reason']}", file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------
+# Content fingerprint. Hashing a mini corpus (~0.5 GB) takes about half a second, so a
+# clip's hash is remembered with its size and mtime and read again only when one of
+# them changed. The build records them (clips.json); later reads remember theirs in a
+# sidecar under home_dir(), never in the corpus folder, so the committed sample (whose
+# mtimes every git checkout changes) is hashed on first use and the repository is not written.
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def clip_records(root: Path, paths: list[str], *known: dict) -> dict[str, dict]:
+    """``{path: {"bytes", "mtime_ns", "sha256"}}`` of the files ``root/path``, in order.
+
+    A file whose size and mtime match its record in one of the ``known`` dicts is not read
+    again. A missing or unreadable file gets ``None`` everywhere (a clip the extraction skips).
+    """
+    return {path: _clip_record(root / path, [k.get(path) for k in known]) for path in paths}
+
+
+def _clip_record(file: Path, known: list[dict | None]) -> dict:
+    try:
+        stat = file.stat()
+        for record in known:
+            if record and (record["bytes"], record["mtime_ns"]) == (stat.st_size, stat.st_mtime_ns):
+                return record
+        return {"bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": file_sha256(file)}
+    except OSError:
+        return {"bytes": None, "mtime_ns": None, "sha256": None}
+
+
+def content_sha256(manifest: bytes, clips: dict[str, dict]) -> str:
+    """sha256 of a manifest's bytes and of each of its clips' sha256 (``clip_records``, in manifest order)."""
+    digest = hashlib.sha256(manifest)
+    for path, record in clips.items():
+        digest.update(f"\n{path}\t{record['sha256']}".encode())
+    return digest.hexdigest()
+
+
+def corpus_fingerprint(name: str) -> str:
+    """sha256 of corpus ``name``'s manifest and of every clip's bytes; changes when any of them does."""
+    return content_sha256(*_current_content(name))
+
+
+def corpus_changes(name: str) -> str:
+    """What changed in a corpus, in words, for a message saying why its fingerprint moved."""
+    summary = corpus_summary(name)
+    if "content_sha256" not in summary:  # the committed sample, or a build from before fingerprints
+        return f"{name}'s manifest or audio changed"
+    manifest, clips = _current_content(name)
+    if content_sha256(manifest, clips) == summary["content_sha256"]:
+        return f"{name} was rebuilt (built {summary['built']})"
+    built = _build_record(name)
+    changed = [path for path, record in clips.items() if built.get(path, {}).get("sha256") != record["sha256"]]
+    if not changed:
+        return f"{name}'s manifest was edited after its build of {summary['built']}"
+    more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+    return f"{name}'s files changed after its build of {summary['built']}: {', '.join(changed[:3])}{more}"
+
+
+def _current_content(name: str) -> tuple[bytes, dict[str, dict]]:
+    """(manifest bytes, ``clip_records`` of its clips now), remembering what was hashed in the sidecar."""
+    root = ensure_corpus(name).resolve()
+    manifest = (root / "manifest.jsonl").read_bytes()
+    paths = [json.loads(line)["path"] for line in manifest.splitlines() if line.strip()]
+    sidecar = home_dir() / "fingerprints" / f"{name}.json"
+    remembered = _read_json(sidecar)
+    remembered = remembered.get("clips", {}) if remembered.get("folder") == str(root) else {}
+    clips = clip_records(root, paths, remembered, _build_record(name))
+    if clips != remembered:
+        try:
+            sidecar.parent.mkdir(parents=True, exist_ok=True)
+            write_text(sidecar, json.dumps({"folder": str(root), "clips": clips}) + "\n")
+        except OSError:
+            pass  # only a cache (a read-only home, say): the next read hashes again
+    return manifest, clips
+
+
+def _build_record(name: str) -> dict[str, dict]:
+    return _read_json(corpus_dir(name) / CLIPS_RECORD)
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 # ---------------------------------------------------------------------------
@@ -197,6 +292,7 @@ def build_corpus(
     if not spec.builder:
         raise DataError(f"{name} is committed in {SAMPLE_DIR}; regenerate it with: python -m wgpt_lite data sample")
     final = corpus_dir(name)
+    clear_leftovers(final)  # first: a --force swap killed half-way is put back, not rebuilt
     if is_built(name) and not force:
         return final
     writable_folder(final.parent, "corpus folder (under WGPT_HOME)")
@@ -225,16 +321,18 @@ def write_manifest(
     build_seconds: float,
     about: dict,
 ) -> None:
-    """``manifest.jsonl``, then ``summary.json`` (last: its presence marks the corpus complete)."""
+    """``manifest.jsonl``, ``clips.json`` (every clip hashed once), then ``summary.json`` (last: its
+    presence marks the corpus complete) with the corpus's ``content_sha256``."""
     for split in spec.splits:
         if not any(row["split"] == split for row in rows):
             raise DataError(
                 f"{spec.name}: the build produced no clip for split {split!r} "
                 f"({len(skipped)} inputs skipped); try a larger --minutes"
             )
-    with open(root / "manifest.jsonl", "w") as f:
-        for row in rows:
-            f.write(json.dumps({key: row.get(key, "") for key in MANIFEST_KEYS}) + "\n")
+    manifest = "".join(json.dumps({key: row.get(key, "") for key in MANIFEST_KEYS}) + "\n" for row in rows).encode()
+    (root / "manifest.jsonl").write_bytes(manifest)
+    clips = clip_records(root, [row["path"] for row in rows])
+    (root / CLIPS_RECORD).write_text(json.dumps(clips) + "\n")
     per_split = {
         split: {
             "clips": sum(r["split"] == split for r in rows),
@@ -249,6 +347,8 @@ def write_manifest(
         "seed": SEED,
         "splits": per_split,
         "build_seconds": round(build_seconds, 1),
+        "built": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "content_sha256": content_sha256(manifest, clips),
         "skipped": skipped,
         **about,
     }

@@ -11,23 +11,15 @@ from __future__ import annotations
 import os
 import platform
 import sys
-from importlib import metadata
 
 import torch
 
 from wgpt_lite.corpora import CORPORA, is_built
 from wgpt_lite.device import pick_device, pick_precision
+from wgpt_lite.feature_cache import code_version, describe_code
 from wgpt_lite.presets import default_preset
 from wgpt_lite.settings import drive_dir, home_dir, offline, results_root
 from wgpt_lite.tokenizers import encodec_checkpoint_candidates, get_tokenizer
-
-
-def kit_version() -> str:
-    """The installed kit's version (pyproject.toml's), or a note when it runs from a bare source tree."""
-    try:
-        return metadata.version("wgpt_lite")
-    except metadata.PackageNotFoundError:
-        return "not installed (run from the source tree)"
 
 
 def environment_report() -> dict[str, str]:
@@ -37,7 +29,7 @@ def environment_report() -> dict[str, str]:
     preset = default_preset()
     tok = get_tokenizer("auto")
     return {
-        "wgpt_lite": kit_version(),
+        "wgpt_lite": describe_code(code_version()),  # what every checkpoint and result records
         "python": sys.version.split()[0],
         "torch": torch.__version__,
         "device": f"{device.type} ({name})",

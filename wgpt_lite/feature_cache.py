@@ -3,12 +3,19 @@
 ``features(corpus, split, tokenizer)`` returns a ``datasets.Dataset`` with one row per
 clip: ``id`` (str), ``tokens`` (int16 list, one per 320-sample frame), ``mel``
 (float16 [frames][64]) and ``seconds``. It is stored (Arrow, memory-mapped) under
-``home_dir()/features/<corpus>-<split>-<tokenizer>-<key>/``, where ``key`` hashes every
-input that changes the numbers: the corpus manifest, the split, ``tokenizer.settings()``,
-the mel settings and ``FEATURE_VERSION``. A changed setting is a new key, never a stale hit.
+``home_dir()/features/<corpus>-<split>-<tokenizer>-<key>/``, where ``key`` hashes the
+split and the features' ``provenance``: every input that changes the numbers, namely the
+corpus's content (manifest and audio, ``corpora.corpus_fingerprint``),
+``tokenizer.settings()`` (melvq's codebook hash, the EnCodec weights' sha256), the mel
+settings and ``FEATURE_VERSION``. A rebuilt corpus, a replaced clip or another codebook is
+a new key, never a stale hit.
 
 The cache is written into a temporary folder and renamed when complete; a folder is
-trusted only when its ``extraction.json`` (written last) is there.
+trusted only when its ``extraction.json`` (written last) is there. It records the
+provenance, the code that extracted (``code_version``) and the clips it skipped, which
+every later ``features`` call lists again on stderr. Whatever is made from the features
+(checkpoints, metrics logs, results) records their provenance too (``data_provenance``),
+and a checkpoint is refused where it differs (``provenance_difference``).
 
     >>> import wgpt_lite as wl
     >>> ds = wl.features("sample-speech", "train", "melvq")   # fits melvq on train, extracts, caches
@@ -16,7 +23,8 @@ trusted only when its ``extraction.json`` (written last) is there.
     ('train-00-flite-slt', True)
 
 The melvq stand-in is fitted on the training split only (``corpus_tokenizer``) and
-saved under ``home_dir()/tokenizers/`` with the same kind of key.
+saved under ``home_dir()/tokenizers/`` with the same kind of key and the corpus fingerprint
+it was fitted on.
 
 Extraction. Clips are read and their log-mel computed in ``EXTRACT_THREADS`` CPU
 threads; melvq's tokens come from that mel. EnCodec, the expensive part, runs on its
@@ -43,10 +51,13 @@ leaves the device and the batching out; ``extraction.json`` records both.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -54,10 +65,17 @@ import torch
 
 from wgpt_lite import audio
 from wgpt_lite.atomic import building_folder, publish
-from wgpt_lite.corpora import corpus_spec, ensure_corpus, load_clip, manifest_sha256, read_manifest, report_skipped
+from wgpt_lite.corpora import corpus_changes, corpus_fingerprint, corpus_spec, load_clip, read_manifest, report_skipped
 from wgpt_lite.errors import AudioError, DataError
-from wgpt_lite.settings import home_dir
-from wgpt_lite.tokenizers import EncodecTokenizer, MelVQTokenizer, get_tokenizer
+from wgpt_lite.settings import REPO_ROOT, home_dir
+from wgpt_lite.tokenizers import (
+    TOKEN_SOURCES,
+    EncodecTokenizer,
+    MelVQTokenizer,
+    describe_tokenizer,
+    get_tokenizer,
+    short_hash,
+)
 
 FEATURE_VERSION = 1  # bump when extraction changes in a way no setting below captures
 MELVQ_FIT_FRAMES = 200_000  # k-means sees at most this many training frames (evenly spaced)
@@ -67,6 +85,7 @@ EXTRACT_THREADS = 2  # measured on 2 cores: see data/README.md
 # measured on the CPU), well inside a 16 GB T4, and enough clips to keep it busy.
 ENCODEC_BATCH_SECONDS = 120
 PROGRESS_MIN_CLIPS = 20  # smaller splits extract in seconds: no progress bar
+EXTRACTION = "extraction.json"  # written last into a cache folder: what made it, what it skipped
 
 
 def settings_key(**parts) -> str:
@@ -76,14 +95,113 @@ def settings_key(**parts) -> str:
 
 def feature_key(corpus: str, split: str, tokenizer) -> str:
     """The cache key of ``features(corpus, split, tokenizer)``."""
-    return settings_key(
-        corpus=corpus,
-        manifest=manifest_sha256(corpus),
-        split=split,
-        tokenizer=tokenizer.settings(),
-        mel=audio.mel_settings(),
-        version=FEATURE_VERSION,
-    )
+    return settings_key(split=split, **provenance(corpus, tokenizer))
+
+
+# ---------------------------------------------------------------------------
+# Provenance: what features are made of, recorded by everything made from them
+
+
+def provenance(corpus: str, tokenizer) -> dict:
+    """What the features of ``corpus`` by ``tokenizer`` are made of, each part by its fingerprint:
+    the corpus's content, the tokenizer's identity (``settings()``), the mel settings, the extraction.
+
+    Feature caches, checkpoints, metrics logs and results record it; loading a checkpoint
+    compares it (``provenance_difference``).
+    """
+    return {
+        "corpus": corpus,
+        "corpus_sha256": corpus_fingerprint(corpus),
+        "tokenizer": tokenizer.settings(),
+        "mel": audio.mel_settings(),
+        "features": FEATURE_VERSION,
+    }
+
+
+def data_provenance(dataset) -> dict | None:
+    """The ``provenance`` of a ``features`` Dataset, from its cache folder; None for data made otherwise."""
+    cache_files = getattr(dataset, "cache_files", None)
+    if not cache_files:
+        return None  # in memory: not from the feature cache
+    info = Path(cache_files[0]["filename"]).parent / EXTRACTION
+    return json.loads(info.read_text()).get("provenance") if info.is_file() else None
+
+
+def provenance_difference(then: dict | None, now: dict | None) -> str | None:
+    """How the provenance of a model's training data (``then``) differs from that of the data it
+    is given ``now``, in words; None when they are the same.
+
+    >>> then = {"corpus": "mini-speech", "corpus_sha256": "5e6f" * 16, "features": 1, "mel": {},
+    ...         "tokenizer": {"name": "melvq", "k": 1024, "codebook_sha256": "1a2b" * 16}}
+    >>> now = {**then, "tokenizer": {**then["tokenizer"], "codebook_sha256": "9f8e" * 16}}
+    >>> provenance_difference(then, now)
+    'melvq codebook 1a2b1a2b… at training, 9f8e9f8e… now'
+    """
+    if then == now:
+        return None
+    if then is None or now is None:
+        return f"{_origin(then)} at training, {_origin(now)} now"
+    differences = [_tokenizer_difference(then["tokenizer"], now["tokenizer"])]
+    if then["corpus"] != now["corpus"]:
+        differences.append(f"corpus {then['corpus']} at training, {now['corpus']} now")
+    elif then["corpus_sha256"] != now["corpus_sha256"]:
+        differences.append(
+            f"{now['corpus']} content {short_hash(then['corpus_sha256'])} at training, "
+            f"{short_hash(now['corpus_sha256'])} now: {corpus_changes(now['corpus'])}"
+        )
+    for key, what in (("mel", "mel settings"), ("features", "feature extraction version")):
+        if then[key] != now[key]:
+            differences.append(f"{what} {then[key]} at training, {now[key]} now")
+    return "; ".join(difference for difference in differences if difference)
+
+
+def _origin(made_from: dict | None) -> str:
+    return f"features of {made_from['corpus']}" if made_from else "data of no recorded origin (not from wl.features)"
+
+
+def _tokenizer_difference(then: dict, now: dict) -> str | None:
+    if then == now:
+        return None
+    if then["name"] != now["name"]:
+        return f"{describe_tokenizer(then)} at training, {describe_tokenizer(now)} now"
+    label, identity, _ = TOKEN_SOURCES[now["name"]]
+    if then[identity] != now[identity]:
+        return f"{describe_tokenizer(then)} at training, {short_hash(now[identity])} now"
+    changed = sorted(key for key in {*then, *now} if then.get(key) != now.get(key))  # k, bandwidth...
+    return ", ".join(f"{label} {key} {then.get(key)} at training, {now.get(key)} now" for key in changed)
+
+
+@functools.cache
+def code_version() -> dict:
+    """The code that makes an artefact, recorded beside its provenance (never compared): the kit's
+    version and, when it runs from a git clone, the commit and whether tracked files differ from it."""
+    try:
+        version = metadata.version("wgpt_lite")
+    except metadata.PackageNotFoundError:
+        version = "not installed (run from the source tree)"
+    return {"wgpt_lite": version, **_git_state()}
+
+
+def _git_state() -> dict:
+    if not (REPO_ROOT / ".git").exists():
+        return {}  # a wheel, or a copy without history (git would answer for a repository around it)
+
+    def git(*args: str) -> str:
+        command = ["git", "-C", str(REPO_ROOT), *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+
+    try:
+        return {"commit": git("rev-parse", "HEAD"), "uncommitted_changes": bool(git("status", "--porcelain", "-uno"))}
+    except (OSError, subprocess.SubprocessError):  # no git, or one that refuses this folder
+        return {}
+
+
+def describe_code(code: dict) -> str:
+    """``code_version()`` in words: ``0.1.0, commit ebda442e (with uncommitted changes)``."""
+    if "commit" not in code:
+        return code["wgpt_lite"]
+    changes = " (with uncommitted changes)" if code["uncommitted_changes"] else ""
+    return f"{code['wgpt_lite']}, commit {code['commit'][:8]}{changes}"
 
 
 def _map_clips(fn, rows: list[dict], desc: str) -> list:
@@ -104,8 +222,9 @@ def _map_clips(fn, rows: list[dict], desc: str) -> list:
 def corpus_tokenizer(corpus: str, tokenizer="auto", k: int | None = None, device: str | torch.device | None = None):
     """The tokenizer for a corpus: ``auto`` resolved; melvq fitted on its training split.
 
-    The fitted codebook is cached under ``home_dir()/tokenizers/`` (keyed by the training
-    manifest, k, the mel settings and the fitting recipe) and loaded on later calls.
+    The fitted codebook is cached under ``home_dir()/tokenizers/`` (keyed by the corpus's
+    content fingerprint, k, the mel settings and the fitting recipe, which its file records)
+    and loaded on later calls.
     ``k`` defaults to the corpus's ``melvq_k`` (1024; 128 for the tiny samples). EnCodec
     runs on ``device``, by default CUDA when there is one. A tokenizer object is
     returned as it is.
@@ -119,24 +238,22 @@ def corpus_tokenizer(corpus: str, tokenizer="auto", k: int | None = None, device
     tok = get_tokenizer(tokenizer, k=k or corpus_spec(corpus).melvq_k, device=device)
     if tok.name != "melvq" or tok.fitted:
         return tok
-    ensure_corpus(corpus)
-    key = settings_key(
-        corpus=corpus,
-        manifest=manifest_sha256(corpus),
-        split="train",
-        tokenizer=tok.settings(),
-        mel=audio.mel_settings(),
-        fit_frames=MELVQ_FIT_FRAMES,
-        seed=MELVQ_SEED,
-        version=FEATURE_VERSION,
-    )
-    path = home_dir() / "tokenizers" / f"melvq-{corpus}-{key}.pt"
+    recipe = {
+        "corpus": corpus,
+        "corpus_sha256": corpus_fingerprint(corpus),
+        "split": "train",
+        "tokenizer": tok.settings(),
+        "mel": audio.mel_settings(),
+        "fit_frames": MELVQ_FIT_FRAMES,
+        "seed": MELVQ_SEED,
+        "version": FEATURE_VERSION,
+    }
+    path = home_dir() / "tokenizers" / f"melvq-{corpus}-{settings_key(**recipe)}.pt"
     if not path.is_file():
         tok.fit(training_mels(corpus), seed=MELVQ_SEED, max_frames=MELVQ_FIT_FRAMES)
-        tok.save(path)  # atomic: temp file + rename
+        tok.save(path, made_from={**recipe, "code": code_version()})  # atomic: temp file + rename
     fitted = MelVQTokenizer.load(path)
     fitted.auto_reason = getattr(tok, "auto_reason", "melvq requested")
-    fitted.path = path
     return fitted
 
 
@@ -166,26 +283,32 @@ def features(corpus: str, split: str, tokenizer="auto"):
     missing mini corpus is built first. EnCodec encodes in batches on a GPU when there is
     one, clip by clip in CPU threads otherwise (the module's docstring says how). Unusable
     clips (unreadable, empty, silent) are skipped and listed on stderr and in the cache's
-    ``extraction.json``.
+    ``extraction.json``, and listed again by every later call (whoever trains on them sees
+    what they lack).
     """
     import datasets
 
-    ensure_corpus(corpus)
     rows = read_manifest(corpus, split)
     tok = corpus_tokenizer(corpus, tokenizer)
     final = home_dir() / "features" / f"{corpus}-{split}-{tok.name}-{feature_key(corpus, split, tok)}"
-    if (final / "extraction.json").is_file():
-        return datasets.load_from_disk(str(final))
+    if not (final / EXTRACTION).is_file():
+        _build_cache(final, corpus, split, rows, tok)
+    report_skipped(f"{corpus}/{split}", json.loads((final / EXTRACTION).read_text())["skipped"], "clips")
+    return datasets.load_from_disk(str(final))
+
+
+def _build_cache(final: Path, corpus: str, split: str, rows: list[dict], tok) -> None:
     started = time.perf_counter()
+    made_from = provenance(corpus, tok)  # what the key was made of
     with building_folder(final) as tmp:
         dataset, skipped = _extract(corpus, split, rows, tok)
         _quiet_save(dataset, tmp)
         info = {
-            "corpus": corpus,
             "split": split,
-            "tokenizer": tok.settings(),
-            "mel": audio.mel_settings(),
-            "version": FEATURE_VERSION,
+            "provenance": made_from,
+            # where the tokenizer was loaded from: information for people, its settings() identify it
+            "tokenizer_file": str(getattr(tok, "weights", None) or getattr(tok, "path", None)),
+            "code": code_version(),
             "clips": len(dataset),
             "seconds": round(sum(dataset["seconds"]), 2),
             "extract_seconds": round(time.perf_counter() - started, 2),
@@ -193,10 +316,8 @@ def features(corpus: str, split: str, tokenizer="auto"):
             "batched": encodes_in_batches(tok),
             "skipped": skipped,
         }
-        (tmp / "extraction.json").write_text(json.dumps(info, indent=1) + "\n")  # last: marks it complete
-        publish(tmp, final, "extraction.json")
-    report_skipped(f"{corpus}/{split}", skipped, "clips")
-    return datasets.load_from_disk(str(final))
+        (tmp / EXTRACTION).write_text(json.dumps(info, indent=1) + "\n")  # last: marks it complete
+        publish(tmp, final, EXTRACTION)
 
 
 def _quiet_save(dataset, path: Path) -> None:

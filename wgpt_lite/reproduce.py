@@ -6,12 +6,17 @@ into ``<out>/`` (default ``results_dir(preset, tokenizer)``: ``results/<preset>-
 so runs with EnCodec and melvq tokens never share a folder):
 
 - ``<corpus>/<model>/metrics.jsonl`` and ``checkpoint.pt`` (see ``wgpt_lite.train``);
-- ``results.md``: the table laid out like the paper's Tables 1-2, paper numbers beside ours;
-- ``results.json``: the same rows, for notebooks;
+- ``results.md``: the table laid out like the paper's Tables 1-2, paper numbers beside ours,
+  and what the numbers were made from (short fingerprints of each corpus's content and
+  tokens, the code version);
+- ``results.json``: the same rows, for notebooks, with the fingerprints in full
+  (``provenance`` per corpus, ``code``);
 - ``curves.png``: validation loss per epoch, one panel per corpus (the paper's Figs. 2-3).
 
 Run it again and it picks up where it stopped: finished models are only re-scored,
-half-trained ones resume from their checkpoint.
+half-trained ones resume from their checkpoint, both only when the checkpoint's recorded
+provenance matches today's corpus and tokens (a corpus rebuilt with other audio refits
+melvq: its old checkpoints are refused in one line, never scored on the new tokens).
 
     python -m wgpt_lite reproduce --preset mini      # mini-speech + mini-music, ~6 min on 2 CPU cores
     python -m wgpt_lite reproduce --preset paper     # librispeech + maestro, on a GPU
@@ -34,12 +39,12 @@ from wgpt_lite.atomic import writable_folder, write_text
 from wgpt_lite.batches import eval_crops
 from wgpt_lite.corpora import corpus_spec
 from wgpt_lite.device import pick_device, pick_precision
-from wgpt_lite.feature_cache import corpus_tokenizer, features
+from wgpt_lite.feature_cache import code_version, corpus_tokenizer, data_provenance, features, provenance
 from wgpt_lite.presets import MODELS, build_model, train_config
-from wgpt_lite.results import load_runs, plot_curves, results_table
+from wgpt_lite.results import load_runs, plot_curves, provenance_lines, results_table
 from wgpt_lite.settings import home_dir, results_root
 from wgpt_lite.tokenizers import get_tokenizer
-from wgpt_lite.train import RunInfo, TrainConfig, evaluate, model_from_checkpoint, train
+from wgpt_lite.train import RunInfo, TrainConfig, check_provenance, evaluate, load_checkpoint, rebuild_model, train
 
 
 def results_dir(preset: str, tokenizer="auto") -> Path:
@@ -63,12 +68,14 @@ def tokenizer_name(tokenizer) -> str:
 
 
 class CorpusData:
-    """One corpus as every model of a reproduction sees it: tokenizer, training split, fixed crops."""
+    """One corpus as every model of a reproduction sees it: tokenizer, training split, fixed crops,
+    and their ``provenance`` (the fingerprints of the corpus's content and of the tokens)."""
 
     def __init__(self, corpus: str, tokenizer: str, config: TrainConfig):
         self.corpus = corpus
         self.tokenizer = corpus_tokenizer(corpus, tokenizer)
-        self.train = features(corpus, "train", self.tokenizer)
+        self.train = features(corpus, "train", self.tokenizer)  # lists the clips its cache skipped
+        self.provenance = data_provenance(self.train)
         self.validation = scoring_crops(corpus, "validation", self.tokenizer, config)
         self.table_split = table_split(corpus)
         self.test = scoring_crops(corpus, self.table_split, self.tokenizer, config)
@@ -155,9 +162,10 @@ def reproduce(
     out = writable_folder(out or results_dir(preset, tokenizer), "results folder")
     writable_folder(home_dir(), "cache folder (WGPT_HOME)")  # corpora and features are written there
     started = time.perf_counter()
-    rows = []
+    rows, made_from = [], {}
     for corpus in corpora:
         data = CorpusData(corpus, tokenizer, config)
+        made_from[corpus] = data.provenance
         rows += [
             train_model(name, data, preset, config, out, device=device, progress=progress, on_eval=on_eval)
             for name in models
@@ -168,7 +176,7 @@ def reproduce(
         f"# Whisper-GPT lite, preset `{preset}`, {tokenizer} tokens\n\n{table}\n"
         f"Same budget for every model: {config.steps} steps of {config.batch_size} crops x {config.context} frames; "
         f"NLL in nats/token on {config.eval_crops} fixed crops of each corpus's held-out split; curves: validation, "
-        f"per epoch.\n",
+        f"per epoch.\n\n{provenance_lines(made_from, code_version())}",
     )
     write_text(
         out / "results.json",
@@ -177,6 +185,8 @@ def reproduce(
                 "preset": preset,
                 "tokenizer": tokenizer,
                 "train_config": asdict(config),
+                "provenance": made_from,
+                "code": code_version(),
                 "rows": rows,
                 "seconds": round(time.perf_counter() - started, 1),
             },
@@ -194,11 +204,15 @@ def score_checkpoint(
 ) -> dict:
     """Score a trained checkpoint on fixed, seeded crops of a split of its corpus; return a table row.
 
-    ``split`` defaults to the one the table scores; ``n_crops`` to the run's own number.
+    ``split`` defaults to the one the table scores; ``n_crops`` to the run's own number. A
+    checkpoint trained on another content of its corpus or on other tokens (a refitted melvq
+    codebook, other EnCodec weights) is refused in one line (``CheckpointError``).
     """
-    model, checkpoint = model_from_checkpoint(checkpoint_path)
+    checkpoint = load_checkpoint(checkpoint_path)
     run, config = checkpoint["run"], TrainConfig(**checkpoint["train_config"])
     tok = corpus_tokenizer(run["corpus"], run["tokenizer"])
+    check_provenance(checkpoint, provenance(run["corpus"], tok), checkpoint_path)
+    model = rebuild_model(checkpoint, Path(checkpoint_path))
     split = split or table_split(run["corpus"])
     crops = scoring_crops(run["corpus"], split, tok, config, n_crops)
     device = pick_device(device)

@@ -22,7 +22,9 @@ import os
 from pathlib import Path
 
 from wgpt_lite.corpora import corpus_spec
+from wgpt_lite.feature_cache import describe_code
 from wgpt_lite.presets import MODELS
+from wgpt_lite.tokenizers import describe_tokenizer, short_hash
 from wgpt_lite.train import METRICS, read_metrics
 
 # The paper's Tables 1 (LibriSpeech) and 2 (music): NLL in nats/token, top-1 accuracy, PPL.
@@ -82,6 +84,27 @@ def results_table(rows: list[dict]) -> str:
             f"{row['acc']:.2%} | {row['ppl']:.2f} | {PAPER_DATA[kind]} | {_millions(paper['params'])} | "
             f"{paper['nll']:.2f} | {paper['acc']:.2%} | {paper['ppl']:.2f} |"
         )
+    return "\n".join(lines) + "\n"
+
+
+def provenance_lines(provenance: dict[str, dict], code: dict) -> str:
+    """What a table's numbers were made from, per corpus, as Markdown lines with short fingerprints.
+
+    ``provenance``: ``{corpus: feature_cache.provenance}``; ``code``: ``feature_cache.code_version()``.
+
+    >>> made_from = {"corpus": "mini-speech", "corpus_sha256": "5e6f" * 16,
+    ...              "tokenizer": {"name": "melvq", "k": 1024, "codebook_sha256": "1a2b" * 16}}
+    >>> print(provenance_lines({"mini-speech": made_from}, {"wgpt_lite": "0.1.0"}))
+    Made from (sha256 fingerprints, first 8 hex digits; in full in results.json):
+    - mini-speech: content 5e6f5e6f…, melvq codebook 1a2b1a2b…
+    - code: wgpt_lite 0.1.0
+    <BLANKLINE>
+    """
+    lines = ["Made from (sha256 fingerprints, first 8 hex digits; in full in results.json):"]
+    for corpus, made in provenance.items():
+        tokens = describe_tokenizer(made["tokenizer"])
+        lines.append(f"- {corpus}: content {short_hash(made['corpus_sha256'])}, {tokens}")
+    lines.append(f"- code: wgpt_lite {describe_code(code)}")
     return "\n".join(lines) + "\n"
 
 

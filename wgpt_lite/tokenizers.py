@@ -10,6 +10,10 @@ Two tokenizers share one small protocol (``name``, ``vocab_size``, ``frame_rate`
   the centroid spectra (a log-mel image), not audio. Results with it are *not* the
   paper's numbers.
 
+``settings()`` identifies the tokens exactly: MelVQ's codebook hash, or the sha256 of the
+EnCodec weights (of the file they were loaded from; of the tensors for a model made in
+memory). Feature caches and checkpoints record it; ``describe_tokenizer`` says it in words.
+
 ``get_tokenizer("auto")`` picks EnCodec when its weights load, else MelVQ, and says
 which and why in ``tokenizer.auto_reason``. EnCodec runs on a CUDA GPU when there is one
 (``default_encodec_device``); its tokens always come back on the CPU.
@@ -17,8 +21,10 @@ which and why in ``tokenizer.auto_reason``. EnCodec runs on a CUDA GPU when ther
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
+import re
 import socket
 import sys
 import types
@@ -31,6 +37,7 @@ import torch
 
 from wgpt_lite.atomic import atomic_path
 from wgpt_lite.audio import FRAME_RATE, HOP, N_MELS, crop_to_frames, log_mel, mel_settings
+from wgpt_lite.corpora import file_sha256
 from wgpt_lite.errors import TokenizerError
 from wgpt_lite.settings import offline
 
@@ -142,12 +149,12 @@ def load_encodec_model(pretrained: bool = True) -> torch.nn.Module:
 
 
 def _load_local_checkpoint(path: Path) -> dict:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise TokenizerError(f"{path}: cannot be read as a torch checkpoint ({err}); download it again") from err
+    state = load_tensors(
+        path,
+        lambda reason: TokenizerError(f"{path}: cannot be read as a torch checkpoint ({reason}); download it again"),
+    )
     expected = ENCODEC_CHECKPOINT.split("-")[1].split(".")[0]
-    if not file_sha256(path).startswith(expected):
+    if not weights_sha256(path).startswith(expected):
         warnings.warn(
             f"{path}: checksum differs from the published EnCodec weights ({expected}...); "
             "loading it anyway (a locally made or fine-tuned checkpoint?)",
@@ -168,12 +175,50 @@ def _download_checkpoint(encodec) -> dict:
         socket.setdefaulttimeout(previous)
 
 
-def file_sha256(path: Path) -> str:
+def weights_sha256(path: Path) -> str:
+    """sha256 of a weights file, read once per process for as long as its size and mtime stay the same."""
+    stat = path.stat()
+    return _file_sha256_of(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _file_sha256_of(path: str, size: int, mtime_ns: int) -> str:  # size and mtime: a replaced file is a new key
+    return file_sha256(path)
+
+
+def state_dict_sha256(model: torch.nn.Module) -> str:
+    """sha256 of a model's tensors (names and bytes, in order): the identity of weights that have no file."""
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()
+
+
+def load_tensors(path: Path, refuse) -> object:
+    """``torch.load`` that unpickles nothing but tensors and plain containers (``weights_only``: a file
+    cannot run code); an unreadable file raises ``refuse(reason)``, the caller's ``WgptError``.
+
+    The reason never repeats torch's advice to load the file with ``weights_only`` off: the kit
+    never gives it, and the chained torch error that holds it is dropped (``from None``).
+    """
+    try:
+        with warnings.catch_warnings():  # torch's note on a plain pickle's protocol: the reason says it all
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # pickle, zip and torch errors alike
+        raise refuse(_unreadable_reason(err)) from None
+
+
+def _unreadable_reason(err: Exception) -> str:
+    text = str(err).strip()
+    pickled = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+    if pickled:
+        return f"it holds pickled Python objects ({pickled[1]}), which wgpt_lite never loads"
+    detail = text.splitlines()[0].split(". ")[0] if text else ""
+    if not detail or "weights" in detail.lower():  # torch's "Weights only load failed", and its advice
+        return "not a file torch wrote, or one cut short"
+    return f"not a file torch wrote, or one cut short: {detail}"
 
 
 def default_encodec_device() -> torch.device:
@@ -205,7 +250,10 @@ class EncodecTokenizer:
         self.device = torch.device(device) if device else default_encodec_device()
         self.model = (model if model is not None else load_encodec_model()).to(self.device).eval()
         self.model.set_target_bandwidth(ENCODEC_BANDWIDTH)
+        # where the weights came from, for people; their hash is what identifies the tokens
         self.weights = weights or next((str(p) for p in encodec_checkpoint_candidates() if p.is_file()), "hub")
+        from_file = Path(self.weights).is_file()
+        self.weights_sha256 = weights_sha256(Path(self.weights)) if from_file else state_dict_sha256(self.model)
 
     @classmethod
     def untrained(
@@ -258,7 +306,7 @@ class EncodecTokenizer:
         return self.model.decode([(codes, None)])[0, 0, : tokens.shape[-1] * HOP].cpu()
 
     def settings(self) -> dict:
-        return {"name": self.name, "checkpoint": self.weights, "bandwidth": ENCODEC_BANDWIDTH, "codebook": 0}
+        return {"name": self.name, "weights_sha256": self.weights_sha256, "bandwidth": ENCODEC_BANDWIDTH, "codebook": 0}
 
 
 # ---------------------------------------------------------------------------
@@ -284,6 +332,7 @@ class MelVQTokenizer:
         self.vocab_size = k if codebook is None else codebook.shape[0]
         self.codebook = codebook  # [k, N_MELS] centroids, None until fitted
         self.seed = seed
+        self.path: Path | None = None  # the file it was loaded from, if any
 
     @property
     def fitted(self) -> bool:
@@ -325,32 +374,38 @@ class MelVQTokenizer:
         return self.codebook[tokens.long()]
 
     def settings(self) -> dict:
-        digest = hashlib.sha256(self.codebook.numpy().tobytes()).hexdigest()[:16] if self.fitted else None
+        digest = hashlib.sha256(self.codebook.numpy().tobytes()).hexdigest() if self.fitted else None
         return {"name": self.name, "k": self.vocab_size, "codebook_sha256": digest, **mel_settings()}
 
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the fitted codebook, atomically."""
+    def save(self, path: str | os.PathLike, made_from: dict | None = None) -> None:
+        """Write the fitted codebook, atomically, with ``made_from``: what it was fitted on (corpus fingerprint...)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        blob = {"codebook": self.codebook, "seed": self.seed, "mel_settings": mel_settings(), "made_from": made_from}
         with atomic_path(path) as tmp:
-            torch.save({"codebook": self.codebook, "seed": self.seed, "mel_settings": mel_settings()}, tmp)
+            torch.save(blob, tmp)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> MelVQTokenizer:
         path = Path(path)
         if not path.is_file():
             raise TokenizerError(f"{path}: no MelVQ codebook there; fit one with MelVQTokenizer.fit and .save it")
-        try:
-            blob = torch.load(path, map_location="cpu", weights_only=True)
-            codebook = blob["codebook"]
-        except Exception as err:
-            raise TokenizerError(f"{path}: not a MelVQ codebook file ({err}); delete it and fit again") from err
+
+        def not_a_codebook(reason: str) -> TokenizerError:
+            return TokenizerError(f"{path}: not a MelVQ codebook file ({reason}); delete it and fit again")
+
+        blob = load_tensors(path, not_a_codebook)
+        if not isinstance(blob, dict) or not torch.is_tensor(blob.get("codebook")):
+            raise not_a_codebook("no codebook tensor in it")
+        codebook = blob["codebook"]
         if blob.get("mel_settings") != mel_settings():
             raise TokenizerError(
                 f"{path}: fitted with other mel settings {blob.get('mel_settings')} than this kit's "
                 f"{mel_settings()}; delete it and fit again"
             )
-        return cls(codebook=codebook.float(), seed=blob.get("seed"))
+        tok = cls(codebook=codebook.float(), seed=blob.get("seed"))
+        tok.path = path
+        return tok
 
 
 def nearest_centroid(x: torch.Tensor, centroids: torch.Tensor, chunk: int = 65_536) -> torch.Tensor:
@@ -413,3 +468,21 @@ def get_tokenizer(
         tok = melvq()
         tok.auto_reason = str(err).split(". ")[0]  # e.g. "EnCodec 24 kHz weights not found (offline ...)"
     return tok
+
+
+TOKEN_SOURCES = {"melvq": ("melvq", "codebook_sha256", "codebook"), "encodec": ("EnCodec", "weights_sha256", "weights")}
+
+
+def describe_tokenizer(settings: dict) -> str:
+    """A tokenizer's identity from its ``settings()``, in words: ``melvq codebook 1a2b3c4d…``.
+
+    >>> describe_tokenizer({"name": "encodec", "weights_sha256": "d7cc33bc" + "0" * 56, "bandwidth": 1.5})
+    'EnCodec weights d7cc33bc…'
+    """
+    label, key, what = TOKEN_SOURCES[settings["name"]]
+    return f"{label} {what} {short_hash(settings[key])}"
+
+
+def short_hash(digest: str | None) -> str:
+    """The first 8 hex digits of a sha256, as tables and messages show it (``None``: not fitted)."""
+    return f"{digest[:8]}…" if digest else "none"

@@ -15,14 +15,24 @@ The loop at its core is ``random_crops`` -> forward -> ``update`` -> ``scheduler
 run writes in its folder:
 
 - ``metrics.jsonl``: one JSON object a line. ``{"kind": "run", ...}`` first (model,
-  preset, corpus, tokenizer, parameters, device, precision, both configs), then
+  preset, corpus, tokenizer, parameters, device, precision, both configs, the training
+  data's ``provenance`` and the ``code`` version), then
   ``{"kind": "train", "step", "epoch", "loss", "lr"}`` every step and
   ``{"kind": "eval", "step", "epoch", "tokenizer", "nll", "ppl", "acc", "seconds"}`` at the
   end of every epoch (``seconds``: training wall time so far, over all sessions of the run).
-- ``checkpoint.pt``: model, optimizer, scheduler, step, configs, run identity and RNG
-  states, replaced atomically at the end of every epoch, so a kill or Ctrl-C always leaves
-  the previous one intact. ``resume=True`` continues from it and produces the same curve,
-  to the last digit on CPU, as a run never interrupted.
+- ``checkpoint.pt``: model, optimizer, scheduler, step, configs, run identity, provenance,
+  code version and RNG states, replaced atomically at the end of every epoch, so a kill or
+  Ctrl-C always leaves the previous one intact. ``resume=True`` continues from it and
+  produces the same curve, to the last digit on CPU, as a run never interrupted.
+- ``.lock``: held while a run writes the folder, naming its process (``wgpt_lite.locks``):
+  a second writer is refused. Empty between runs.
+
+**Provenance.** ``train`` reads what its training data is made of from the feature cache
+it came from (``feature_cache.data_provenance``: the corpus's content fingerprint, the
+tokenizer's codebook or weights hash, mel and extraction settings). Resuming, and
+``model_from_checkpoint(path, made_from)``, refuse in one line a checkpoint whose data was
+another: a model is never scored on, or trained further with, tokens it was not trained on.
+Data built in memory (no feature cache) has no provenance, recorded as ``None``.
 
 An **epoch** is the number of steps whose crops add up to the training split's frames:
 ``ceil(train frames / (batch_size * context))``, unless a preset fixes ``epoch_steps``.
@@ -47,10 +57,14 @@ from wgpt_lite.audio import FRAME_RATE
 from wgpt_lite.batches import random_crops
 from wgpt_lite.device import autocast, pick_device, pick_precision
 from wgpt_lite.errors import CheckpointError, TrainingError
+from wgpt_lite.feature_cache import code_version, data_provenance, provenance_difference
+from wgpt_lite.locks import holding_run_lock
 from wgpt_lite.model import GPT, ModelConfig, from_config
+from wgpt_lite.tokenizers import load_tensors
 
 CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.jsonl"
+CHECKPOINT_KEYS = ("run", "model_config", "train_config", "step", "model")  # what makes a torch file ours
 
 
 @dataclass
@@ -139,15 +153,29 @@ def save_checkpoint(path: Path, state: dict) -> None:
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
+    """A checkpoint ``train`` wrote; anything else (missing, unreadable, another program's torch file,
+    a checkpoint from before provenance was recorded) is refused with one ``CheckpointError`` line."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"{path}: no checkpoint there; train first (python -m wgpt_lite train ...)")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # pickle, zip and torch errors alike
+    checkpoint = load_tensors(
+        path,
+        lambda reason: CheckpointError(
+            f"{path}: not a readable wgpt_lite checkpoint ({reason}); delete it and train again"
+        ),
+    )
+    if not isinstance(checkpoint, dict) or not all(key in checkpoint for key in CHECKPOINT_KEYS):
         raise CheckpointError(
-            f"{path}: not a readable wgpt_lite checkpoint ({err}); delete it and train again"
-        ) from err
+            f"{path}: not a wgpt_lite checkpoint (a torch file without the {', '.join(CHECKPOINT_KEYS)} entries that "
+            "train writes); give the checkpoint.pt of a run folder"
+        )
+    if "provenance" not in checkpoint:
+        raise CheckpointError(
+            f"{path}: written by an older wgpt_lite that did not record the corpus and tokens it was trained on, "
+            f"so nothing can vouch for its scores; retrain it: delete {path.parent} (or use another output folder) "
+            "and run again (`make demo` re-trains the mini results)"
+        )
+    return checkpoint
 
 
 def check_identity(checkpoint: dict, run: RunInfo, model: GPT, config: TrainConfig, path: Path) -> None:
@@ -173,6 +201,17 @@ def check_identity(checkpoint: dict, run: RunInfo, model: GPT, config: TrainConf
         )
 
 
+def check_provenance(checkpoint: dict, made_from: dict | None, path: str | os.PathLike) -> None:
+    """Refuse, in one line, a checkpoint trained on other data than ``made_from`` describes: other
+    tokens (codebook, EnCodec weights), another corpus content, other mel or extraction settings."""
+    difference = provenance_difference(checkpoint["provenance"], made_from)
+    if difference:
+        raise CheckpointError(
+            f"{path} was trained on other data than this: {difference}. Retrain into another output folder, "
+            "or restore the corpus and tokenizer it was trained with"
+        )
+
+
 def load_weights(model: GPT, checkpoint: dict, path: Path) -> None:
     """The checkpoint's weights into ``model``; a layout from another version of the kit is refused in words."""
     try:
@@ -185,12 +224,24 @@ def load_weights(model: GPT, checkpoint: dict, path: Path) -> None:
         ) from err
 
 
-def model_from_checkpoint(path: str | os.PathLike) -> tuple[GPT, dict]:
-    """Rebuild the model a checkpoint holds; returns ``(model, checkpoint)``."""
+def model_from_checkpoint(path: str | os.PathLike, made_from: dict | None = None) -> tuple[GPT, dict]:
+    """Rebuild the model a checkpoint holds; returns ``(model, checkpoint)``.
+
+    ``made_from``: the provenance of the data the model is about to see
+    (``feature_cache.provenance(corpus, tokenizer)``, or ``data_provenance(dataset)``); a
+    checkpoint trained on other data is refused (``check_provenance``). Without it, nothing is compared.
+    """
     checkpoint = load_checkpoint(path)
+    if made_from is not None:
+        check_provenance(checkpoint, made_from, path)
+    return rebuild_model(checkpoint, Path(path)), checkpoint
+
+
+def rebuild_model(checkpoint: dict, path: Path) -> GPT:
+    """The model of a loaded checkpoint, its weights in place (``path``: for messages)."""
     model = from_config(ModelConfig(**checkpoint["model_config"]))
-    load_weights(model, checkpoint, Path(path))
-    return model, checkpoint
+    load_weights(model, checkpoint, path)
+    return model
 
 
 def read_metrics(path: str | os.PathLike, kind: str | None = None) -> list[dict]:
@@ -230,6 +281,7 @@ def update(loss: torch.Tensor, model: GPT, optimizer, scaler, grad_clip: float) 
         scaler.update()
 
 
+@holding_run_lock  # one writer per run folder, from before the first write to the end of the run
 def train(
     model: GPT,
     train_data,
@@ -246,7 +298,8 @@ def train(
 ) -> dict:
     """Train ``model`` on random crops of ``train_data`` for ``config.steps`` steps; return the last eval.
 
-    ``train_data``: a features Dataset (``wl.features``); ``eval_batch``: fixed crops
+    ``train_data``: a features Dataset (``wl.features``); its provenance goes into the log and
+    checkpoints, and must match the checkpoint's to resume. ``eval_batch``: fixed crops
     (``wl.eval_crops``). ``resume=True`` continues from ``run_dir/checkpoint.pt``;
     ``until`` stops (with a checkpoint) after that step, as if interrupted, e.g. to look
     at a notebook's curves before going on. ``on_eval(run, record)`` sees every evaluation
@@ -266,6 +319,7 @@ def train(
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
     generator = torch.Generator().manual_seed(config.seed)  # the training crops, identical for every model
     torch.manual_seed(config.seed)  # dropout
+    made_from = data_provenance(train_data)
 
     if checkpoint_path.exists():
         if not resume:
@@ -273,7 +327,7 @@ def train(
                 f"{checkpoint_path} exists; pass resume=True (--resume) to continue it, or use another output folder"
             )
         step, seconds_before = _restore(
-            checkpoint_path, run, config, raw_model, optimizer, scheduler, scaler, generator
+            checkpoint_path, run, made_from, config, raw_model, optimizer, scheduler, scaler, generator
         )
     else:
         step, seconds_before = 0, 0.0  # seconds: training wall time of earlier sessions of this run
@@ -286,6 +340,8 @@ def train(
             "epoch_steps": epoch_steps,
             "model_config": asdict(raw_model.config),
             "train_config": asdict(config),
+            "provenance": made_from,
+            "code": code_version(),
         }
         write_text(metrics_path, json.dumps(header) + "\n")
 
@@ -301,6 +357,8 @@ def train(
                 "run": asdict(run),
                 "model_config": asdict(raw_model.config),
                 "train_config": asdict(config),
+                "provenance": made_from,
+                "code": code_version(),
                 "step": step,
                 "seconds": seconds(),
                 "model": raw_model.state_dict(),
@@ -357,11 +415,20 @@ def train(
 
 
 def _restore(
-    path: Path, run: RunInfo, config: TrainConfig, model: GPT, optimizer, scheduler, scaler, generator: torch.Generator
+    path: Path,
+    run: RunInfo,
+    made_from: dict | None,
+    config: TrainConfig,
+    model: GPT,
+    optimizer,
+    scheduler,
+    scaler,
+    generator: torch.Generator,
 ) -> tuple[int, float]:
     """Load a run's checkpoint into the training objects; return (step, training seconds so far)."""
     checkpoint = load_checkpoint(path)
     check_identity(checkpoint, run, model, config, path)
+    check_provenance(checkpoint, made_from, path)
     load_weights(model, checkpoint, path)
     optimizer.load_state_dict(checkpoint["optimizer"])
     scheduler.load_state_dict(checkpoint["scheduler"])
