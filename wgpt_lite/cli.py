@@ -34,7 +34,15 @@ from wgpt_lite.errors import CheckpointError, DataError, ModelError, WgptError
 from wgpt_lite.feature_cache import features
 from wgpt_lite.presets import MODELS, PRESETS, default_preset, preset_corpora, train_config
 from wgpt_lite.processes import sigterm_as_ctrl_c
-from wgpt_lite.reproduce import CorpusData, reproduce, results_dir, score_checkpoint, scores_line, train_model
+from wgpt_lite.reproduce import (
+    CorpusData,
+    reproduce,
+    results_dir,
+    score_checkpoint,
+    scores_line,
+    tokenizer_name,
+    train_model,
+)
 from wgpt_lite.settings import results_root
 from wgpt_lite.tokenizers import TOKENIZERS
 
@@ -433,8 +441,9 @@ def _cmd_reproduce(args) -> None:
     corpora = _names(args.corpus or ",".join(preset_corpora(preset)), CORPORA, "corpus", DataError)
     models = tuple(_names(args.models, MODELS, "model", ModelError))
     _check_device_and_out(args)
-    out = Path(args.out) if args.out else results_dir(preset, args.tokenizer)
-    rows = reproduce(preset, corpora, args.tokenizer, out, models, args.device, args.progress, **_budget(args))
+    tokenizer = tokenizer_name(args.tokenizer)  # "auto" decided once (it may try a download)
+    out = Path(args.out) if args.out else results_dir(preset, tokenizer)
+    rows = reproduce(preset, corpora, tokenizer, out, models, args.device, args.progress, **_budget(args))
     for row in rows:
         print(scores_line(row))
     print(f"wrote {out / 'results.md'}, {out / 'curves.png'} and the logs under {out}/")
