@@ -23,6 +23,7 @@ SECTIONS = {
     "throughput": "Training throughput and model FLOPs utilisation",
     "scaling": "Scaling with context length and width",
     "frontend": "Front end",
+    "generation": "Generation",
 }
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 

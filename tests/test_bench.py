@@ -85,3 +85,20 @@ def test_unknown_sections_are_refused():
         [sys.executable, "-m", "bench", "--sections", "nope"], cwd=REPO, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 2 and "unknown section" in result.stderr
+
+
+def test_quick_generation_section_measures_cache_and_real_time_on_smoke_models():
+    from types import SimpleNamespace
+
+    from bench import generation
+
+    ctx = SimpleNamespace(quick=True, targets=[])
+    cache_table, rt_table = generation.run(ctx, models=("gpt-s", "hybrid"), preset="smoke")
+    assert [row[0] for row in cache_table.rows] == ["gpt-s", "hybrid"]
+    assert all(row[1] > 0 and row[2] > 0 and row[3].endswith("×") for row in cache_table.rows)
+    assert [row[1] for row in rt_table.rows] == [
+        "-",
+        "MelVQ centroid",
+        f"EnCodec, last {generation.ENCODEC_MEL_WINDOW} tokens decoded",
+    ]
+    assert [target.goal.split(":")[0].split(" ")[0] for target in ctx.targets] == ["gpt-s", "gpt-s", "hybrid"]

@@ -45,8 +45,11 @@ from wgpt_lite.errors import (
     WgptError,
 )
 from wgpt_lite.feature_cache import corpus_tokenizer, features
+from wgpt_lite.generate import Generation, closed_loop_mismatch, generate, load_for_generation, mel_source
+from wgpt_lite.generation_quality import continuation_nll, repetition_rate, token_entropy
 from wgpt_lite.install import setup
-from wgpt_lite.model import GPT, MelEncoder, ModelConfig, WhisperGPT
+from wgpt_lite.inversion import mel_to_audio, tokens_to_audio
+from wgpt_lite.model import GPT, KVCache, MelEncoder, ModelConfig, WhisperGPT
 from wgpt_lite.presets import (
     MODELS,
     PAPER_PARAMS,

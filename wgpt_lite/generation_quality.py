@@ -1,0 +1,91 @@
+"""Cheap numbers for generated (or real) token sequences: how likely, how varied, how stuck.
+
+None of them is a listening test. ``continuation_nll`` asks a model how surprised it is
+by a continuation (lower: more like what it learned; a generation scored by the model
+that made it is flattered). ``token_entropy`` and ``repetition_rate`` catch the usual
+failure of sampling at a low temperature: one or two tokens over and over (low entropy,
+high repetition). Compare them with the same numbers on real clips of the corpus.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def _as_tokens(tokens) -> torch.Tensor:
+    return tokens.detach().long().cpu() if torch.is_tensor(tokens) else torch.as_tensor(tokens, dtype=torch.long)
+
+
+@torch.no_grad()
+def continuation_nll(model: torch.nn.Module, tokens: torch.Tensor, mel: torch.Tensor | None = None) -> float:
+    """Mean negative log-likelihood, in nats per token, of tokens ``1..T`` given those before.
+
+    ``tokens`` is [B, T] (or [T]); ``mel`` [B, T, n_mels] aligned with it, for the hybrid.
+    The model runs in eval mode without gradients (its mode is restored afterwards).
+    Sequences longer than the model's context are cropped from the end, keeping the
+    last ``config.context + 1`` tokens, so that the model sees one full context. Within
+    the context it is exactly the model's own loss,
+    ``model(ids[:, :-1], mel=mel[:, :-1], targets=ids[:, 1:])``.
+
+    >>> import math, torch, wgpt_lite as wl
+    >>> model = wl.build_model("gpt-s", "smoke", vocab_size=16)
+    >>> ids = torch.randint(0, 16, (2, 20), generator=torch.Generator().manual_seed(0))
+    >>> abs(continuation_nll(model, ids) - math.log(16)) < 0.5   # untrained: about log(vocab)
+    True
+    """
+    ids = _as_tokens(tokens)
+    if ids.dim() == 1:
+        ids = ids[None]
+        mel = mel[None] if mel is not None and mel.dim() == 2 else mel
+    if ids.shape[1] < 2:
+        raise ValueError(f"continuation_nll needs at least 2 tokens per sequence, got {ids.shape[1]}")
+    keep = model.config.context + 1
+    ids = ids[:, -keep:]
+    mel = mel[:, -keep:] if mel is not None else None
+    device = next(model.parameters()).device
+    ids = ids.to(device)
+    mel = mel.to(device) if mel is not None else None
+    was_training = model.training
+    model.eval()
+    try:
+        _, loss = model(ids[:, :-1], mel=mel[:, :-1] if mel is not None else None, targets=ids[:, 1:])
+    finally:
+        model.train(was_training)
+    return float(loss)
+
+
+def token_entropy(tokens) -> float:
+    """Entropy, in nats, of the empirical distribution of the tokens (all positions pooled).
+
+    0 for a single repeated token, ``log(n)`` for ``n`` tokens equally often.
+
+    >>> import math, torch
+    >>> token_entropy(torch.tensor([5, 5, 5, 5]))
+    0.0
+    >>> round(token_entropy(torch.tensor([0, 1, 2, 3])), 4) == round(math.log(4), 4)
+    True
+    """
+    flat = _as_tokens(tokens).reshape(-1)
+    if flat.numel() == 0:
+        return 0.0
+    _, counts = torch.unique(flat, return_counts=True)
+    p = counts.double() / flat.numel()
+    return max(0.0, float(-(p * p.log()).sum()))
+
+
+def repetition_rate(tokens) -> float:
+    """Share of positions (from the second on, per sequence) whose token equals the previous one.
+
+    ``tokens`` is [T] or [B, T]; 0 when no sequence has two tokens.
+
+    >>> import torch
+    >>> repetition_rate(torch.tensor([1, 1, 1, 2]))      # 2 of 3 positions repeat
+    0.6666666666666666
+    >>> repetition_rate(torch.tensor([[1, 2], [3, 3]]))  # 1 of 2
+    0.5
+    """
+    ids = _as_tokens(tokens)
+    if ids.dim() == 0 or ids.shape[-1] < 2:
+        return 0.0
+    same = ids[..., 1:] == ids[..., :-1]
+    return float(same.double().mean())
