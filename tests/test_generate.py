@@ -179,3 +179,21 @@ def test_a_checkpoint_of_another_tokenizer_is_refused(tmp_path, monkeypatch):
     checkpoint["run"]["tokenizer"] = "encodec"
     with pytest.raises(wl.CheckpointError, match="trained on encodec tokens, and these prompts are melvq"):
         load_for_generation(tmp_path / "checkpoint.pt", tok)
+
+
+def test_the_sample_command_writes_a_wav_and_a_figure_of_prompt_and_continuation(tmp_path, capsys):
+    import soundfile as sf
+
+    from wgpt_lite.cli import main
+
+    runs = tmp_path / "runs"
+    wl.reproduce("smoke", ["sample-speech"], tokenizer="melvq", out=runs, models=("hybrid",), progress=False)
+    prompt = wl.corpus_dir("sample-speech") / wl.read_manifest("sample-speech", "validation")[0]["path"]
+    checkpoint = runs / "sample-speech" / "hybrid" / "checkpoint.pt"
+    argv = ["sample", "--checkpoint", str(checkpoint), "--prompt", str(prompt), "--prompt-seconds", "0.5"]
+    assert main([*argv, "--seconds", "0.4", "--out", str(tmp_path / "out")]) == 0
+    wav, png = sorted((tmp_path / "out").iterdir(), key=lambda p: p.suffix != ".wav")
+    assert wav.suffix == ".wav" and png.suffix == ".png" and "wrote" in capsys.readouterr().out
+    assert sf.info(str(wav)).frames == (round(0.5 * wl.SAMPLE_RATE) // wl.HOP + 30) * wl.HOP  # prompt + 0.4 s
+    assert main([*argv, "--top-p", "1.5", "--out", str(tmp_path / "out")]) == 1  # one line, no traceback
+    assert capsys.readouterr().err.count("\n") == 1

@@ -26,12 +26,16 @@ import time
 from pathlib import Path
 
 from wgpt_lite import install
+from wgpt_lite.atomic import writable_folder
+from wgpt_lite.audio import HOP, SAMPLE_RATE, crop_to_frames, load_audio, log_mel, save_audio
 from wgpt_lite.corpora import CORPORA, build_corpus, corpus_dir, corpus_summary, is_built
 from wgpt_lite.demo import front_end_demo
 from wgpt_lite.device import pick_device
 from wgpt_lite.environment import environment_report, format_report
 from wgpt_lite.errors import CheckpointError, DataError, ModelError, WgptError
 from wgpt_lite.feature_cache import features
+from wgpt_lite.generate import checkpoint_tokenizer, continue_clip, load_for_generation
+from wgpt_lite.plots import plot_continuation
 from wgpt_lite.presets import MODELS, PRESETS, default_preset, preset_corpora, train_config
 from wgpt_lite.processes import sigterm_as_ctrl_c
 from wgpt_lite.reproduce import (
@@ -65,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Whisper-GPT lite: causal log-mel + coarse audio tokens, three small language models.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (_add_env, _add_setup, _add_demo, _add_data, _add_training):
+    for add in (_add_env, _add_setup, _add_demo, _add_data, _add_training, _add_sample):
         add(commands)
     return parser
 
@@ -447,3 +451,50 @@ def _cmd_reproduce(args) -> None:
     for row in rows:
         print(scores_line(row))
     print(f"wrote {out / 'results.md'}, {out / 'curves.png'} and the logs under {out}/")
+
+
+# ---------------------------------------------------------------------------
+# sample
+
+
+def _add_sample(commands) -> None:
+    sample = commands.add_parser(
+        "sample",
+        help="continue a clip with a trained model: WAV + spectrogram",
+        description="Continue the start of an audio file with a trained checkpoint. Writes OUT/NAME.wav (prompt "
+        "and continuation, rendered from the tokens) and OUT/NAME.png (its log-mel, the prompt marked).",
+    )
+    sample.add_argument("--checkpoint", required=True, help="a checkpoint.pt written by train or reproduce")
+    sample.add_argument("--prompt", required=True, help="an audio file; its first --prompt-seconds are the prompt")
+    sample.add_argument("--prompt-seconds", type=_positive, default=2.0, help="seconds of prompt (default 2)")
+    sample.add_argument("--seconds", type=_positive, default=3.0, help="seconds to generate (default 3)")
+    sample.add_argument("--temperature", type=_positive, default=1.0, help="sampling temperature (default 1)")
+    sample.add_argument("--top-k", type=_count, default=None, help="sample among the k likeliest tokens")
+    sample.add_argument("--top-p", type=_positive, default=None, help="nucleus sampling, in (0, 1]")
+    sample.add_argument("--seed", type=int, default=0, help="random seed (default 0): the same seed, the same sample")
+    sample.add_argument("--out", default="samples", help="folder for the WAV and the figure (default: %(default)s)")
+    sample.set_defaults(func=_cmd_continue)
+
+
+def _cmd_continue(args) -> None:
+    if not Path(args.checkpoint).is_file():
+        raise CheckpointError(f"{args.checkpoint}: no checkpoint file there")
+    out = writable_folder(args.out, "--out folder")
+    tokenizer = checkpoint_tokenizer(args.checkpoint)
+    model = load_for_generation(args.checkpoint, tokenizer)
+    wav = crop_to_frames(load_audio(args.prompt)[: round(args.prompt_seconds * SAMPLE_RATE)])
+    result, audio = continue_clip(
+        model,
+        tokenizer,
+        wav,
+        args.seconds,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        seed=args.seed,
+    )
+    name = f"{Path(args.prompt).stem}-{Path(args.checkpoint).parent.name}-seed{args.seed}"  # the run folder: the model
+    save_audio(out / f"{name}.wav", audio)
+    ax = plot_continuation(log_mel(audio), wav.shape[-1] // HOP, title=f"{name}: prompt | continuation")
+    ax.figure.savefig(out / f"{name}.png", dpi=100, bbox_inches="tight")
+    print(f"wrote {out / name}.wav and .png ({tokenizer.name} tokens, {result.tokens.shape[-1]} frames)")

@@ -41,9 +41,10 @@ from pathlib import Path
 
 import torch
 
-from wgpt_lite.audio import HOP, LOG_FLOOR, log_mel, log_scale
+from wgpt_lite.audio import FRAME_RATE, HOP, LOG_FLOOR, log_mel, log_scale
 from wgpt_lite.errors import CheckpointError, ModelError, TokenizerError
-from wgpt_lite.feature_cache import _tokenizer_difference
+from wgpt_lite.feature_cache import _tokenizer_difference, clip_features, corpus_tokenizer
+from wgpt_lite.inversion import tokens_to_audio
 from wgpt_lite.model import GPT, KVCache
 from wgpt_lite.train import load_checkpoint, rebuild_model
 
@@ -301,6 +302,30 @@ def generate(
         model.train(was_training)
     out_mel = mels[0] if (one and hybrid) else mels
     return Generation(ids[0] if one else ids, out_mel, slides)
+
+
+# ---------------------------------------------------------------------------
+# From a checkpoint and a clip to audio
+
+
+def checkpoint_tokenizer(checkpoint_path: str | os.PathLike):
+    """The tokenizer a checkpoint was trained with: its run's kind, fitted on (melvq) its run's corpus."""
+    run = load_checkpoint(Path(checkpoint_path))["run"]
+    return corpus_tokenizer(run["corpus"], run["tokenizer"])
+
+
+def continue_clip(
+    model: GPT, tokenizer, wav: torch.Tensor, seconds: float, **sampling
+) -> tuple[Generation, torch.Tensor]:
+    """Continue the audio ``wav`` (24 kHz) by ``seconds``: its tokens (and mel) are the prompt.
+
+    Returns the generation and the audio of prompt + continuation, rendered from the tokens
+    (``tokens_to_audio``: EnCodec's decoder, or melvq centroids through Griffin-Lim), so that
+    the prompt and the continuation sound alike. ``sampling``: ``generate``'s options.
+    """
+    tokens, mel = clip_features(wav, tokenizer)
+    out = generate(model, tokens, round(seconds * FRAME_RATE), mel=mel, tokenizer=tokenizer, **sampling)
+    return out, tokens_to_audio(out.tokens, tokenizer)
 
 
 # ---------------------------------------------------------------------------

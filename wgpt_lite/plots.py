@@ -109,6 +109,13 @@ def plot_log_mel(mel: torch.Tensor, ax=None, title: str = "causal log-mel (64 bi
     return ax
 
 
+def plot_continuation(mel: torch.Tensor, prompt_frames: int, ax=None, title: str = "prompt | continuation"):
+    """Log-mel of prompt + continuation, with a line where the model takes over."""
+    ax = plot_log_mel(mel, ax, title)
+    ax.axvline(prompt_frames / FRAME_RATE, color="white", lw=1.5, ls="--")
+    return ax
+
+
 def plot_tokens(tokens: torch.Tensor, ax=None, tokenizer_name: str = "", vocab_size: int | None = None):
     """Token ids against time, one dot per 75 Hz frame."""
     ax = _axes(ax)
