@@ -44,8 +44,15 @@ from wgpt_lite.errors import (
     TrainingError,
     WgptError,
 )
-from wgpt_lite.feature_cache import corpus_tokenizer, features
-from wgpt_lite.generate import Generation, closed_loop_mismatch, generate, load_for_generation, mel_source
+from wgpt_lite.feature_cache import clip_features, corpus_tokenizer, features
+from wgpt_lite.generate import (
+    Generation,
+    closed_loop_mismatch,
+    continue_clip,
+    generate,
+    load_for_generation,
+    mel_source,
+)
 from wgpt_lite.generation_quality import continuation_nll, repetition_rate, token_entropy
 from wgpt_lite.install import setup
 from wgpt_lite.inversion import mel_to_audio, tokens_to_audio

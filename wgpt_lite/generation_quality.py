@@ -10,6 +10,7 @@ high repetition). Compare them with the same numbers on real clips of the corpus
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 
 def _as_tokens(tokens) -> torch.Tensor:
@@ -17,14 +18,18 @@ def _as_tokens(tokens) -> torch.Tensor:
 
 
 @torch.no_grad()
-def continuation_nll(model: torch.nn.Module, tokens: torch.Tensor, mel: torch.Tensor | None = None) -> float:
+def continuation_nll(
+    model: torch.nn.Module, tokens: torch.Tensor, mel: torch.Tensor | None = None, prompt: int = 0
+) -> float:
     """Mean negative log-likelihood, in nats per token, of tokens ``1..T`` given those before.
 
     ``tokens`` is [B, T] (or [T]); ``mel`` [B, T, n_mels] aligned with it, for the hybrid.
+    ``prompt``: the first ``prompt`` tokens are context only, not scored (pass a prompt and
+    its continuation together to score the continuation given the prompt).
     The model runs in eval mode without gradients (its mode is restored afterwards).
     Sequences longer than the model's context are cropped from the end, keeping the
     last ``config.context + 1`` tokens, so that the model sees one full context. Within
-    the context it is exactly the model's own loss,
+    the context and with ``prompt=0`` it is exactly the model's own loss,
     ``model(ids[:, :-1], mel=mel[:, :-1], targets=ids[:, 1:])``.
 
     >>> import math, torch, wgpt_lite as wl
@@ -39,19 +44,23 @@ def continuation_nll(model: torch.nn.Module, tokens: torch.Tensor, mel: torch.Te
         mel = mel[None] if mel is not None and mel.dim() == 2 else mel
     if ids.shape[1] < 2:
         raise ValueError(f"continuation_nll needs at least 2 tokens per sequence, got {ids.shape[1]}")
-    keep = model.config.context + 1
-    ids = ids[:, -keep:]
-    mel = mel[:, -keep:] if mel is not None else None
+    start = max(0, ids.shape[1] - (model.config.context + 1))  # where the kept window starts
+    first = max(prompt - start - 1, 0)  # the first scored target, counted among the window's targets
+    if first >= ids.shape[1] - start - 1:
+        raise ValueError(f"continuation_nll: nothing to score after a prompt of {prompt} of {ids.shape[1]} tokens")
+    ids = ids[:, start:]
+    mel = mel[:, start:] if mel is not None else None
     device = next(model.parameters()).device
     ids = ids.to(device)
     mel = mel.to(device) if mel is not None else None
     was_training = model.training
     model.eval()
     try:
-        _, loss = model(ids[:, :-1], mel=mel[:, :-1] if mel is not None else None, targets=ids[:, 1:])
+        logits, _ = model(ids[:, :-1], mel=mel[:, :-1] if mel is not None else None)
     finally:
         model.train(was_training)
-    return float(loss)
+    logits, targets = logits[:, first:].float(), ids[:, 1 + first :]
+    return float(F.cross_entropy(logits.flatten(0, 1), targets.flatten()))
 
 
 def token_entropy(tokens) -> float:
@@ -89,3 +98,29 @@ def repetition_rate(tokens) -> float:
         return 0.0
     same = ids[..., 1:] == ids[..., :-1]
     return float(same.double().mean())
+
+
+def quality_proxies(
+    model: torch.nn.Module, tokens: torch.Tensor, mel: torch.Tensor | None = None, prompt: int = 0
+) -> dict:
+    """The three proxies of one batch of sequences: ``{"nll", "entropy", "repetition"}``.
+
+    ``nll`` is ``continuation_nll`` (tokens after the first ``prompt``, under ``model``);
+    ``entropy`` and ``repetition`` are measured on those tokens alone. Set generated and
+    real continuations of the same prompts side by side, scored by the same model::
+
+        rows = {"generated": quality_proxies(gpt_l, generated), "real": quality_proxies(gpt_l, real)}
+
+    >>> import torch, wgpt_lite as wl
+    >>> model = wl.build_model("gpt-s", "smoke", vocab_size=16)
+    >>> stuck = torch.tensor([[3, 1, 4, 1, 5, 5, 5, 5, 5]])   # a prompt of 4, then one token over and over
+    >>> scores = quality_proxies(model, stuck, prompt=4)
+    >>> sorted(scores), scores["entropy"], scores["repetition"]
+    (['entropy', 'nll', 'repetition'], 0.0, 1.0)
+    """
+    continuation = _as_tokens(tokens)[..., prompt:]
+    return {
+        "nll": continuation_nll(model, tokens, mel, prompt=prompt),
+        "entropy": token_entropy(continuation),
+        "repetition": repetition_rate(continuation),
+    }

@@ -12,7 +12,10 @@ heard. ``mel_to_audio`` is that inversion, and it is deliberately simple:
 3. Griffin-Lim (with the "fast" momentum of Perraudin et al., 2013) to find a phase:
    ``torch.stft`` / ``torch.istft`` on the same causal grid as ``audio.log_mel``, frame
    ``t`` a Hann window of ``N_FFT`` samples ending at sample ``(t + 1) * HOP``, with the
-   samples before the clip held at 0. The random starting phase is seeded.
+   samples before the clip held at 0. The last frame's magnitudes are held for a few
+   frames past the end (then cut off): the clip's last samples sit at the thin tail of
+   their only window, and left free they blow up into a click. The random starting
+   phase is seeded.
 
 The result is a rough rendering for the ear, phasey and muffled: good enough to tell
 speech from music or a pitch contour from noise, not a vocoder. The round trip
@@ -36,7 +39,7 @@ MOMENTUM = 0.99  # fast Griffin-Lim; 0 is the classic algorithm
 # end at the clip's sample (t + 1) * HOP, the causal grid of audio.log_mel.
 LEAD = N_FFT // 2 - HOP
 REFINE_STEPS = 30  # nonnegative refinements of the pseudo-inverse (mel_to_linear)
-TAIL_FRAMES = 2  # unconstrained frames after the clip, so that istft's window envelope covers its end
+TAIL_FRAMES = 2  # frames past the clip holding its last frame's magnitudes: they pin down its last samples
 
 
 def mel_power(log_mel: torch.Tensor) -> torch.Tensor:
@@ -112,26 +115,24 @@ def mel_to_audio(log_mel: torch.Tensor, iterations: int = 32, seed: int = 0) -> 
     device = log_mel.device
     target = mel_to_linear(log_mel.reshape(-1, n_frames, N_MELS))  # [batch, freq, frames]
     n_samples = n_frames * HOP
-    length = LEAD + n_samples + TAIL_FRAMES * HOP  # delayed clip plus room for the free tail frames
+    length = LEAD + n_samples + TAIL_FRAMES * HOP  # delayed clip plus room for the tail frames
     window = torch.hann_window(N_FFT, device=device)
-    inside = torch.zeros(length, device=device)
-    inside[LEAD : LEAD + n_samples] = 1.0  # the clip; before it (and after it) the signal is 0
+    started = torch.zeros(length, device=device)
+    started[LEAD:] = 1.0  # before the clip the signal is 0, as in audio.log_mel's padding
 
     def synthesise(spec: torch.Tensor) -> torch.Tensor:
         wav = torch.istft(spec, N_FFT, HOP, window=window, center=True, length=length)
-        return wav * inside
+        return wav * started
 
+    n_total = length // HOP + 1  # frames torch.stft gives for `length` samples
+    held = target[..., -1:].expand(*target.shape[:-1], n_total - n_frames)
+    target = torch.cat([target, held], dim=-1)  # the last frame held past the end (cut off below)
     generator = torch.Generator().manual_seed(seed)
     phase = torch.rand(target.shape, generator=generator).to(device) * (2 * torch.pi)
-    n_total = length // HOP + 1  # frames torch.stft gives for `length` samples
-    spec = torch.zeros(target.shape[0], target.shape[1], n_total, dtype=torch.complex64, device=device)
-    spec[..., :n_frames] = torch.polar(target, phase)
-    wav = synthesise(spec)
-    previous = torch.zeros_like(spec)
+    wav = synthesise(torch.polar(target, phase))
+    previous = torch.zeros(target.shape, dtype=torch.complex64, device=device)
     for _ in range(iterations):
-        estimate = _stft(wav, window)
-        projected = estimate.clone()  # the tail frames keep whatever the signal gives them
-        projected[..., :n_frames] = target * torch.exp(1j * estimate[..., :n_frames].angle())
+        projected = torch.polar(target, _stft(wav, window).angle())  # keep the phase, impose the magnitude
         accelerated = projected + MOMENTUM * (projected - previous)
         previous = projected
         wav = synthesise(accelerated)
