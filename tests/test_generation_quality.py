@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import wgpt_lite as wl
-from wgpt_lite.generation_quality import continuation_nll, repetition_rate, token_entropy
+from wgpt_lite.generation_quality import continuation_nll, quality_proxies, repetition_rate, token_entropy
 
 VOCAB = 32
 
@@ -76,3 +76,45 @@ def test_nll_needs_two_tokens():
     model = wl.build_model("gpt-s", "smoke", vocab_size=VOCAB)
     with pytest.raises(ValueError, match="2 tokens"):
         continuation_nll(model, torch.zeros(1, 1, dtype=torch.long))
+
+
+def test_nll_after_a_prompt_scores_the_continuation_only(ids):
+    torch.manual_seed(0)
+    model = wl.build_model("gpt-s", "smoke", vocab_size=VOCAB).eval()
+    prompt = 25
+    with torch.no_grad():
+        logits, _ = model(ids[:, :-1])
+    per_token = torch.nn.functional.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")  # [B, T-1]
+    expected = float(per_token[:, prompt - 1 :].mean())  # targets at positions prompt..T-1
+    assert continuation_nll(model, ids, prompt=prompt) == pytest.approx(expected, abs=1e-6)
+    assert continuation_nll(model, ids, prompt=1) == pytest.approx(model_loss(model, ids), abs=1e-6)
+    with pytest.raises(ValueError, match="nothing to score"):
+        continuation_nll(model, ids, prompt=ids.shape[1])
+
+
+def test_nll_after_a_prompt_with_cropping():
+    torch.manual_seed(0)
+    model = wl.build_model("gpt-s", "smoke", vocab_size=VOCAB).eval()
+    context = model.config.context
+    ids = torch.randint(0, VOCAB, (2, context + 30), generator=torch.Generator().manual_seed(4))
+    window = ids[:, 29:]  # the last context + 1 tokens
+    with torch.no_grad():
+        logits, _ = model(window[:, :-1])
+    per_token = torch.nn.functional.cross_entropy(logits.transpose(1, 2), window[:, 1:], reduction="none")
+    prompt = 29 + 10  # in the window: targets from its position 10 on
+    assert continuation_nll(model, ids, prompt=prompt) == pytest.approx(float(per_token[:, 9:].mean()), abs=1e-6)
+    assert continuation_nll(model, ids, prompt=5) == pytest.approx(float(per_token.mean()), abs=1e-6)
+
+
+def test_quality_proxies_generated_beside_real(ids):
+    torch.manual_seed(0)
+    model = wl.build_model("gpt-s", "smoke", vocab_size=VOCAB)
+    prompt = 20
+    stuck = ids.clone()
+    stuck[:, prompt:] = 7
+    real, generated = quality_proxies(model, ids, prompt=prompt), quality_proxies(model, stuck, prompt=prompt)
+    assert sorted(real) == ["entropy", "nll", "repetition"]
+    assert real["nll"] == pytest.approx(continuation_nll(model, ids, prompt=prompt))
+    assert real["entropy"] == pytest.approx(token_entropy(ids[:, prompt:]))
+    assert (generated["entropy"], generated["repetition"]) == (0.0, 1.0)
+    assert real["repetition"] < 0.2 and real["entropy"] > 2.5

@@ -53,7 +53,7 @@ from wgpt_lite.generate import (
     load_for_generation,
     mel_source,
 )
-from wgpt_lite.generation_quality import continuation_nll, repetition_rate, token_entropy
+from wgpt_lite.generation_quality import continuation_nll, quality_proxies, repetition_rate, token_entropy
 from wgpt_lite.install import setup
 from wgpt_lite.inversion import mel_to_audio, tokens_to_audio
 from wgpt_lite.model import GPT, KVCache, MelEncoder, ModelConfig, WhisperGPT

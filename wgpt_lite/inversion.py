@@ -19,9 +19,10 @@ heard. ``mel_to_audio`` is that inversion, and it is deliberately simple:
 
 The result is a rough rendering for the ear, phasey and muffled: good enough to tell
 speech from music or a pitch contour from noise, not a vocoder. The round trip
-``log_mel(mel_to_audio(log_mel(wav)))`` lands about 0.056 from the input (log-mel units,
-mean absolute; 0.069 after 1 iteration) on 6 s of the sample speech clip, in about 0.2 s
-on 2 CPU cores (tests/test_inversion.py).
+``log_mel(mel_to_audio(log_mel(wav)))`` lands 0.016 from the input (log-mel units, mean
+absolute; one unit is 40 dB, so about 0.6 dB) on 6 s of the sample speech clip, against
+0.041 after 1 iteration and 0.107 with the random phase alone; 0.01 to 0.035 on the other
+sample clips. 32 iterations on 6 s take about 0.2 s on a CPU core (tests/test_inversion.py).
 """
 
 from __future__ import annotations
