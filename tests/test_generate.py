@@ -197,3 +197,8 @@ def test_the_sample_command_writes_a_wav_and_a_figure_of_prompt_and_continuation
     assert sf.info(str(wav)).frames == (round(0.5 * wl.SAMPLE_RATE) // wl.HOP + 30) * wl.HOP  # prompt + 0.4 s
     assert main([*argv, "--top-p", "1.5", "--out", str(tmp_path / "out")]) == 1  # one line, no traceback
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_a_frame_budget_below_one_is_refused():
+    with pytest.raises(wl.ModelError, match="n_frames must be at least 1"):
+        generate(wl.build_model("gpt-s", "smoke"), torch.randint(0, 1024, (1, 8)), n_frames=0)

@@ -141,7 +141,7 @@ def provenance_difference(then: dict | None, now: dict | None) -> str | None:
         return None
     if then is None or now is None:
         return f"{_origin(then)} at training, {_origin(now)} now"
-    differences = [_tokenizer_difference(then["tokenizer"], now["tokenizer"])]
+    differences = [tokenizer_difference(then["tokenizer"], now["tokenizer"])]
     if then["corpus"] != now["corpus"]:
         differences.append(f"corpus {then['corpus']} at training, {now['corpus']} now")
     elif then["corpus_sha256"] != now["corpus_sha256"]:
@@ -159,7 +159,7 @@ def _origin(made_from: dict | None) -> str:
     return f"features of {made_from['corpus']}" if made_from else "data of no recorded origin (not from wl.features)"
 
 
-def _tokenizer_difference(then: dict, now: dict) -> str | None:
+def tokenizer_difference(then: dict, now: dict) -> str | None:
     if then == now:
         return None
     if then["name"] != now["name"]:

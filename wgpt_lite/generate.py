@@ -43,7 +43,7 @@ import torch
 
 from wgpt_lite.audio import FRAME_RATE, HOP, LOG_FLOOR, log_mel, log_scale
 from wgpt_lite.errors import CheckpointError, ModelError, TokenizerError
-from wgpt_lite.feature_cache import _tokenizer_difference, clip_features, corpus_tokenizer
+from wgpt_lite.feature_cache import clip_features, corpus_tokenizer, tokenizer_difference
 from wgpt_lite.inversion import tokens_to_audio
 from wgpt_lite.model import GPT, KVCache
 from wgpt_lite.train import load_checkpoint, rebuild_model
@@ -181,7 +181,7 @@ def load_for_generation(checkpoint_path: str | os.PathLike, tokenizer) -> GPT:
             f"{tokenizer.name}"
         )
     then = (checkpoint.get("provenance") or {}).get("tokenizer")
-    difference = then and _tokenizer_difference(then, tokenizer.settings())
+    difference = then and tokenizer_difference(then, tokenizer.settings())
     if difference:
         raise CheckpointError(
             f"{path} was trained with another {tokenizer.name} tokenizer: {difference}; "
@@ -247,6 +247,8 @@ def generate(
     by ``n_frames`` frames. The hybrid without ``mel`` remakes the prompt's mel from its tokens.
     ``source`` overrides ``mel_source(model, tokenizer)``; ``keep``: see the module docstring."""
     check_sampling(temperature, top_k, top_p)
+    if n_frames < 1:
+        raise ModelError(f"n_frames must be at least 1 (frames to generate), got {n_frames}")
     one = tokens.dim() == 1
     ids = tokens.long()[None] if one else tokens.long()
     if mel is not None and mel.dim() == 2:
