@@ -25,6 +25,7 @@ import errno
 import os
 import re
 import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -92,10 +93,31 @@ def writable_folder(path: str | os.PathLike, what: str = "folder") -> Path:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as err:
-        raise DataError(
-            f"{path}: the {what} is not writable ({err.strerror or err}); choose another place or fix its permissions"
-        ) from None
+        raise _not_writable(path, what, err) from None
     return path
+
+
+def check_folder_can_be_written(path: Path, what: str) -> None:
+    """One ``DataError`` line unless ``path`` is, or can be created as, a writable folder; creates nothing.
+
+    For commands that must refuse a bad folder before any work, yet leave no folder behind
+    when they fail for another reason; ``writable_folder`` creates it once the work starts.
+    """
+    try:
+        existing = next(folder for folder in (path, *path.parents) if folder.exists())
+        if existing.is_dir():
+            tempfile.TemporaryFile(dir=existing).close()  # creating the folder takes a write where it would go
+    except OSError as err:
+        raise _not_writable(path, what, err) from None
+    if not existing.is_dir():
+        file = "it" if existing == path else existing
+        raise DataError(f"{path}: not usable as the {what}: {file} is a file; choose another place")
+
+
+def _not_writable(path: Path, what: str, err: OSError) -> DataError:
+    return DataError(
+        f"{path}: the {what} is not writable ({err.strerror or err}); choose another place or fix its permissions"
+    )
 
 
 @contextmanager

@@ -21,12 +21,11 @@ import argparse
 import importlib
 import math
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from wgpt_lite import install
-from wgpt_lite.atomic import writable_folder
+from wgpt_lite.atomic import check_folder_can_be_written, writable_folder
 from wgpt_lite.audio import HOP, SAMPLE_RATE, crop_to_frames, load_audio, log_mel, save_audio
 from wgpt_lite.corpora import CORPORA, build_corpus, corpus_dir, corpus_summary, is_built
 from wgpt_lite.demo import front_end_demo
@@ -398,24 +397,9 @@ def _check_device_and_out(args) -> None:
     the data has loaded. The folder is created only once the run starts, so a refused command leaves none behind."""
     pick_device(args.device)
     if args.out:
-        _check_folder_can_be_written(Path(args.out).expanduser(), "--out folder")
+        check_folder_can_be_written(Path(args.out).expanduser(), "--out folder")
     else:
-        _check_folder_can_be_written(results_root(), "results folder")
-
-
-def _check_folder_can_be_written(path: Path, what: str) -> None:
-    """One ``DataError`` line unless ``path`` is, or can be created as, a writable folder; creates nothing."""
-    try:
-        existing = next(folder for folder in (path, *path.parents) if folder.exists())
-        if existing.is_dir():
-            tempfile.TemporaryFile(dir=existing).close()  # creating the folder takes a write where it would go
-    except OSError as err:
-        raise DataError(
-            f"{path}: the {what} is not writable ({err.strerror or err}); choose another place or fix its permissions"
-        ) from None
-    if not existing.is_dir():
-        file = "it" if existing == path else existing
-        raise DataError(f"{path}: not usable as the {what}: {file} is a file; choose another place")
+        check_folder_can_be_written(results_root(), "results folder")
 
 
 def _cmd_train(args) -> None:
@@ -479,7 +463,7 @@ def _add_sample(commands) -> None:
 def _cmd_continue(args) -> None:
     if not Path(args.checkpoint).is_file():
         raise CheckpointError(f"{args.checkpoint}: no checkpoint file there")
-    out = writable_folder(args.out, "--out folder")
+    check_folder_can_be_written(Path(args.out).expanduser(), "--out folder")  # created only once there is audio
     tokenizer = checkpoint_tokenizer(args.checkpoint)
     model = load_for_generation(args.checkpoint, tokenizer)
     wav = crop_to_frames(load_audio(args.prompt)[: round(args.prompt_seconds * SAMPLE_RATE)])
@@ -494,6 +478,7 @@ def _cmd_continue(args) -> None:
         seed=args.seed,
     )
     name = f"{Path(args.prompt).stem}-{Path(args.checkpoint).parent.name}-seed{args.seed}"  # the run folder: the model
+    out = writable_folder(args.out, "--out folder")
     save_audio(out / f"{name}.wav", audio)
     ax = plot_continuation(log_mel(audio), wav.shape[-1] // HOP, title=f"{name}: prompt | continuation")
     ax.figure.savefig(out / f"{name}.png", dpi=100, bbox_inches="tight")

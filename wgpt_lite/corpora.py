@@ -299,7 +299,7 @@ def build_corpus(
     minutes = float(minutes if minutes is not None else spec.minutes)
     if minutes <= 0:
         raise DataError(f"--minutes must be positive, got {minutes}")
-    budgets = {"train": minutes * 60, "validation": minutes * 60 * EVAL_FRACTION, "test": minutes * 60 * EVAL_FRACTION}
+    budgets = split_budgets(minutes)
     jobs = max(1, jobs or os.cpu_count() or 1)
     started = time.perf_counter()
     with building_folder(final) as tmp:
@@ -310,6 +310,12 @@ def build_corpus(
         publish(tmp, final, "summary.json", replace=force)
     report_skipped(name, skipped)
     return final
+
+
+def split_budgets(minutes: float) -> dict[str, float]:
+    """Seconds of audio per split for ``minutes`` of training audio: validation and test get ``EVAL_FRACTION`` each."""
+    seconds = minutes * 60
+    return {"train": seconds, "validation": seconds * EVAL_FRACTION, "test": seconds * EVAL_FRACTION}
 
 
 def write_manifest(

@@ -36,7 +36,7 @@ import torch
 from wgpt_lite.atomic import writable_folder, write_text
 from wgpt_lite.audio import SAMPLE_RATE
 from wgpt_lite.builders.common import MAX_PIECE_SECONDS, pack_clips, parallel_map, save_clip
-from wgpt_lite.corpora import EVAL_FRACTION, SEED, SILENT_PEAK, CorpusSpec
+from wgpt_lite.corpora import EVAL_FRACTION, SEED, SILENT_PEAK, CorpusSpec, split_budgets
 from wgpt_lite.errors import AudioError, DataError
 from wgpt_lite.remote_zip import download, extract_members
 from wgpt_lite.settings import downloads_dir, offline
@@ -201,9 +201,7 @@ def fetch_maestro(
     dest = writable_folder(dest or default_maestro_dir(), "--dest folder")
     if not (dest / MAESTRO_CSV).is_file():
         download(csv_url, dest / MAESTRO_CSV, timeout)
-    seconds = hours * 3600
-    budgets = {"train": seconds, "validation": seconds * EVAL_FRACTION, "test": seconds * EVAL_FRACTION}
-    pieces = plan_pieces(read_pieces(dest), budgets)
+    pieces = plan_pieces(read_pieces(dest), split_budgets(hours * 60))
     # written before the audio, so that the licence comes with every byte fetched
     write_text(dest / FETCH_NOTE, _fetch_note(hours, len(pieces), zip_url, csv_url))
     members = {
