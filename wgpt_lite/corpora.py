@@ -16,6 +16,10 @@ The corpora (how each is made: ``wgpt_lite/builders/``):
   (TTS voices reading the King James Bible; music21 scores played by FluidSynth).
 - ``librispeech``, ``maestro``: the paper's corpora (Hugging Face hub, a local folder).
 - ``sample-speech``, ``sample-music``: a few seconds committed in ``data/sample/``.
+- a folder of your own audio, under a name you give it (``build_folder_corpus``, or
+  ``python -m wgpt_lite data build folder --source DIR --name NAME``): its build records
+  its spec in ``folder_spec.json``, so ``corpus_spec(NAME)`` and whatever reads a corpus
+  by name (features, train, reproduce) use it like a built-in one.
 
     >>> import wgpt_lite as wl
     >>> row = wl.read_manifest("sample-speech", "train")[0]
@@ -39,6 +43,7 @@ import hashlib
 import importlib
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -58,6 +63,12 @@ SILENT_PEAK = 1e-3  # a clip whose loudest sample is below -60 dBFS is silence, 
 MANIFEST_KEYS = ("id", "split", "path", "seconds", "source", "speaker", "piece", "text", "midi")
 SAMPLE_DIR = REPO_ROOT / "data" / "sample"
 CLIPS_RECORD = "clips.json"  # beside the manifest: what the build wrote, {path: {bytes, mtime_ns, sha256}}
+KINDS = ("speech", "music")
+FOLDER_BUILDER = "folder:build_folder"
+FOLDER_SPEC = "folder_spec.json"  # in a folder corpus: its CorpusSpec and source, so that its name resolves
+FOLDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")  # a folder corpus's name: one plain path component
+# shortest and longest clip of a folder corpus: short recordings are kept whole, long ones cut like the corpora's
+FOLDER_CLIP_SECONDS = {"speech": (1.0, 20.0), "music": (1.0, 30.0)}
 
 
 @dataclass(frozen=True)
@@ -113,17 +124,43 @@ CORPORA = tuple(SPECS)
 
 
 def corpus_spec(name: str) -> CorpusSpec:
-    """The spec of a known corpus; an unknown name raises ``DataError`` listing the known ones."""
-    if name not in SPECS:
-        raise DataError(f"unknown corpus {name!r}; known corpora: {', '.join(CORPORA)}")
-    return SPECS[name]
+    """The spec of a known corpus (built-in, or a built folder corpus); an unknown name raises ``DataError``
+    listing the known ones and how a folder of audio becomes one."""
+    if name in SPECS:
+        return SPECS[name]
+    recorded = folder_record(name)
+    if not recorded:
+        raise DataError(
+            f"unknown corpus {name!r}; known corpora: {', '.join(corpus_names())}; to use a folder of your own "
+            f"audio, build it first: python -m wgpt_lite data build folder --source DIR --name {name}"
+        )
+    spec = recorded["spec"]
+    return CorpusSpec(**{**spec, "splits": tuple(spec["splits"]), "clip_seconds": tuple(spec["clip_seconds"])})
+
+
+def folder_record(name: str) -> dict:
+    """What the build of folder corpus ``name`` recorded (``{"spec", "source"}``); {} for any other name."""
+    if name in SPECS or not FOLDER_NAME.fullmatch(name):
+        return {}
+    return _read_json(home_dir() / "corpora" / name / FOLDER_SPEC)
+
+
+def corpus_names() -> tuple[str, ...]:
+    """The built-in corpora, then the folder corpora built under ``home_dir()/corpora``."""
+    folders = home_dir() / "corpora"
+    found = sorted(path.parent.name for path in folders.glob(f"*/{FOLDER_SPEC}")) if folders.is_dir() else []
+    return CORPORA + tuple(name for name in found if folder_record(name))
 
 
 def corpus_dir(name: str) -> Path:
-    """Where corpus ``name`` lives (built or not): ``data/sample/<kind>`` or ``home_dir()/corpora/<name>``."""
-    spec = corpus_spec(name)
-    if name.startswith("sample-"):
-        return SAMPLE_DIR / spec.kind
+    """Where corpus ``name`` lives (built or not): ``data/sample/<kind>`` or ``home_dir()/corpora/<name>``.
+
+    Any name a folder corpus may take has its place, built or not; other unknown names are refused.
+    """
+    if name in SPECS and name.startswith("sample-"):
+        return SAMPLE_DIR / SPECS[name].kind
+    if name not in SPECS and not FOLDER_NAME.fullmatch(name):
+        corpus_spec(name)  # raises: says what the known names are
     return home_dir() / "corpora" / name
 
 
@@ -286,29 +323,75 @@ def build_corpus(
     when missing and the network is allowed).
 
     The corpus's builder (``CorpusSpec.builder``) fills a temporary folder; the manifest
-    and the summary are written last, then the folder is renamed into place.
+    and the summary are written last, then the folder is renamed into place. A folder
+    corpus is rebuilt by ``build_folder_corpus`` (from ``source``, default the one it was built from).
     """
     spec = corpus_spec(name)
     if not spec.builder:
         raise DataError(f"{name} is committed in {SAMPLE_DIR}; regenerate it with: python -m wgpt_lite data sample")
-    final = corpus_dir(name)
-    clear_leftovers(final)  # first: a --force swap killed half-way is put back, not rebuilt
-    if is_built(name) and not force:
-        return final
-    writable_folder(final.parent, "corpus folder (under WGPT_HOME)")
+    if spec.builder == FOLDER_BUILDER:
+        if minutes is not None:
+            raise DataError(f"--minutes does not apply to {name}, a folder corpus: it holds all of its folder's audio")
+        return build_folder_corpus(source or folder_record(name)["source"], name, spec.kind, jobs, force)
     minutes = float(minutes if minutes is not None else spec.minutes)
     if minutes <= 0:
         raise DataError(f"--minutes must be positive, got {minutes}")
+    return _build(spec, minutes, jobs, force, source=source, config=config)
+
+
+def build_folder_corpus(
+    source: str | os.PathLike, name: str, kind: str = "speech", jobs: int | None = None, force: bool = False
+) -> Path:
+    """Make corpus ``name`` of the audio files in folder ``source`` (searched recursively); return its folder.
+
+    ``kind`` (speech or music) decides which of the paper's tables its results stand beside.
+    The clips, splits and what is skipped: ``wgpt_lite/builders/folder.py``. Afterwards
+    ``name`` works wherever a corpus name does (``features``, ``train``, ``reproduce``).
+    A complete corpus is kept as it is unless ``force``.
+    """
+    check_folder_corpus_name(name)
+    if kind not in KINDS:
+        raise DataError(f"--kind {kind!r}: choose {' or '.join(KINDS)}")
+    folder = Path(source).expanduser()
+    if not folder.is_dir():
+        raise DataError(f"--source {source}: no such folder; give the folder that holds your audio files")
+    built_from = folder_record(name).get("source") if is_built(name) else None
+    if built_from and built_from != str(folder.resolve()) and not force:
+        raise DataError(f"{name} was built from {built_from}; add --force to rebuild it from {source}")
+    # minutes and melvq_k depend on the audio found: the builder records them in folder_spec.json and the summary
+    spec = CorpusSpec(
+        name, kind, ("train", "validation", "test"), FOLDER_CLIP_SECONDS[kind], 0, FOLDER_BUILDER, real=True
+    )
+    return _build(spec, 0, jobs, force, source=str(folder.resolve()))
+
+
+def check_folder_corpus_name(name: str) -> None:
+    """Refuse, in one line, a name a folder corpus cannot take: a built-in corpus's, or not one plain word."""
+    if name in SPECS:
+        raise DataError(f"--name {name}: that is a built-in corpus; give your folder another name")
+    if not FOLDER_NAME.fullmatch(name):
+        raise DataError(
+            f"--name {name!r}: a corpus name is letters, digits, - and _ (at most 64, the first a letter or digit)"
+        )
+
+
+def _build(spec: CorpusSpec, minutes: float, jobs: int | None, force: bool, **builder_options) -> Path:
+    """Run ``spec``'s builder in a temporary folder and publish it at ``corpus_dir``: the body of every build."""
+    final = corpus_dir(spec.name)
+    clear_leftovers(final)  # first: a --force swap killed half-way is put back, not rebuilt
+    if is_built(spec.name) and not force:
+        return final
+    writable_folder(final.parent, "corpus folder (under WGPT_HOME)")
     budgets = split_budgets(minutes)
     jobs = max(1, jobs or os.cpu_count() or 1)
     started = time.perf_counter()
     with building_folder(final) as tmp:
         (tmp / "audio").mkdir()
-        rows, skipped, about = corpus_builder(spec)(tmp, spec, budgets, jobs, source=source, config=config)
+        rows, skipped, about = corpus_builder(spec)(tmp, spec, budgets, jobs, **builder_options)
         shutil.rmtree(tmp / "_work", ignore_errors=True)
         write_manifest(tmp, spec, rows, skipped, minutes, time.perf_counter() - started, about)
         publish(tmp, final, "summary.json", replace=force)
-    report_skipped(name, skipped)
+    report_skipped(spec.name, skipped)
     return final
 
 
@@ -381,6 +464,11 @@ def ensure_corpus(corpus: str) -> Path:
     if not spec.builder:
         raise DataError(
             f"{corpus_dir(corpus)} is missing; restore data/sample/ from git, or: python -m wgpt_lite data sample"
+        )
+    if spec.builder == FOLDER_BUILDER:  # its audio is the user's, never fetched or made: they build it
+        raise DataError(
+            f"{corpus}, a folder corpus, is not built (its summary.json is missing); build it: "
+            f"python -m wgpt_lite data build folder --source {folder_record(corpus)['source']} --name {corpus}"
         )
     print(f"{corpus} is not built yet: building it now ({spec.minutes:g} training minutes)...", file=sys.stderr)
     build_corpus(corpus)
