@@ -21,16 +21,3 @@ def test_summary_of_a_uniform_stream():
     assert summary["unigram PPL"] == pytest.approx(8.0)
     assert summary["ids used"] == 8 and summary["tokens"] == 80
     assert summary["bigram NLL"] == pytest.approx(0.0)  # each id is always followed by the next one
-
-
-def test_claim_gaps_compare_like_the_paper():
-    from wgpt_lite.results import claim_gaps
-
-    rows = [
-        {"corpus": "sample-music", "model": m, "nll": nll}
-        for m, nll in (("gpt-s", 3.0), ("gpt-l", 2.9), ("hybrid", 2.5))
-    ]
-    gaps = {(g["better"], g["than"]): g for g in claim_gaps(rows)}
-    assert gaps[("hybrid", "gpt-s")]["ours"] == pytest.approx(0.5)
-    assert gaps[("hybrid", "gpt-s")]["paper"] == pytest.approx(2.78 - 2.52)  # music table
-    assert gaps[("gpt-l", "gpt-s")]["ours"] == pytest.approx(0.1)

@@ -191,7 +191,8 @@ def test_reproduce_on_the_sample_writes_table_curves_and_logs_then_resumes(tmp_p
     monkeypatch.setenv("WGPT_OFFLINE", "1")  # auto -> melvq, without trying the network
     out = tmp_path / "run"
     rows = reproduce("smoke", ["sample-speech"], out=out, models=("gpt-s", "hybrid"), progress=False, steps=6)
-    assert [row["model"] for row in rows] == ["gpt-s", "hybrid"] and {row["tokenizer"] for row in rows} == {"melvq"}
+    assert [row["model"] for row in rows] == ["repeat", "bigram", "gpt-s", "hybrid"]
+    assert {row["tokenizer"] for row in rows} == {"melvq"}
     table = (out / "results.md").read_text()
     assert "melvq tokens" in table and "| sample-speech | Hybrid (mel + tokens) |" in table and "2.02" in table
     assert (out / "curves.png").stat().st_size > 10_000

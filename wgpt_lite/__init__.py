@@ -11,6 +11,7 @@ The public API follows the story the notebooks tell, one step per line::
     model = wl.build_model("hybrid", "mini")              # 03 models: sizes in wgpt_lite/presets.py
     wl.train(model, data, eval_batch, wl.train_config("mini"), "runs/hybrid", run)   # 04 training
     rows = wl.reproduce("mini", wl.preset_corpora("mini"))                           # 04-05 the comparison
+    scored = wl.score_folder(["results/mini-melvq/mini-speech/hybrid/checkpoint.pt"], "my_audio/")  # your audio
 
 Heavy or optional packages (encodec, datasets, matplotlib, jupyter) load only when used.
 """
@@ -29,10 +30,21 @@ from wgpt_lite.audio import (
     power_spectrogram,
     save_audio,
 )
+from wgpt_lite.baselines import BASELINES, fit_baseline, score_baseline
 from wgpt_lite.batches import eval_crops, random_crops
 from wgpt_lite.budget import budget_line, comparison_seconds, measure_step_seconds
 from wgpt_lite.causality import future_leak, mel_influence, model_future_leak
-from wgpt_lite.corpora import CORPORA, build_corpus, corpus_dir, corpus_summary, ensure_corpus, load_clip, read_manifest
+from wgpt_lite.controls import MEL_CONTROLS, control_mel, position_nll
+from wgpt_lite.corpora import (
+    CORPORA,
+    build_corpus,
+    build_folder_corpus,
+    corpus_dir,
+    corpus_summary,
+    ensure_corpus,
+    load_clip,
+    read_manifest,
+)
 from wgpt_lite.device import autocast, pick_device, pick_precision
 from wgpt_lite.environment import environment_report, format_report
 from wgpt_lite.errors import (
@@ -57,6 +69,7 @@ from wgpt_lite.generation_quality import continuation_nll, quality_proxies, repe
 from wgpt_lite.install import setup
 from wgpt_lite.inversion import mel_to_audio, tokens_to_audio
 from wgpt_lite.model import GPT, KVCache, MelEncoder, ModelConfig, WhisperGPT
+from wgpt_lite.own_audio import score_folder
 from wgpt_lite.presets import (
     MODELS,
     PAPER_PARAMS,
@@ -67,10 +80,30 @@ from wgpt_lite.presets import (
     preset_corpora,
     train_config,
 )
-from wgpt_lite.reproduce import reproduce, results_dir, score_checkpoint, train_model
-from wgpt_lite.results import claim_gaps, load_runs, plot_curves, results_table
+from wgpt_lite.reproduce import (
+    controls_table,
+    reproduce,
+    results_dir,
+    score_checkpoint,
+    score_controls,
+    scored_weights,
+    train_model,
+)
+from wgpt_lite.results import (
+    corpus_verdicts,
+    differences_table,
+    load_runs,
+    paired_differences,
+    plot_curves,
+    plot_mel_gain,
+    results_table,
+    run_folder,
+    summarise_seeds,
+    verdict_lines,
+)
 from wgpt_lite.settings import home_dir
-from wgpt_lite.stats import token_counts, token_summary
+from wgpt_lite.stats import mean_interval, token_counts, token_summary
+from wgpt_lite.sweep import parse_variations, sweep
 from wgpt_lite.tokenizers import EncodecTokenizer, MelVQTokenizer, get_tokenizer
 from wgpt_lite.train import (
     RunInfo,

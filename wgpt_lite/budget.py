@@ -94,12 +94,13 @@ def step_flops(model_name: str, preset: str) -> float:
 
 def step_equivalents(preset: str, corpus: str) -> float:
     """The work of one model on ``corpus`` in training steps: the budget's steps, plus its
-    evaluations (every epoch's end, then the table's split) counted at their FLOPs.
+    evaluations (every epoch's end, then the table's split) counted at their FLOPs. With early
+    stopping (``patience``) this is the most a model can take; most stop sooner.
 
     An epoch follows the corpus's default training minutes, as ``train`` counts it.
 
-    >>> round(step_equivalents("mini", "mini-speech"), 2)   # 300 steps, 11 evaluations of 64 crops
-    314.67
+    >>> round(step_equivalents("mini", "mini-speech"), 2)   # 1,500 steps, 16 evaluations of 128 crops
+    1542.67
     """
     config = train_config(preset)
     epoch_steps = steps_per_epoch({"seconds": [corpus_spec(corpus).minutes * 60]}, config)
@@ -198,8 +199,9 @@ def budget_line(preset: str, device: str | torch.device | None = None) -> str:
         if here:
             key = next(key for key, gpu in GPUS.items() if gpu is here)
             how += f"; FLOP estimate: {duration(comparison_seconds(preset, key))}"
+    bound = "at most" if train_config(preset).patience else "about"  # early stopping ends most runs sooner
     line = (
-        f"preset {preset} on {where}: about {duration(comparison_seconds(preset, device))} "
+        f"preset {preset} on {where}: {bound} {duration(comparison_seconds(preset, device))} "
         f"for the {len(MODELS)} models x {len(preset_corpora(preset))} corpora ({how})"
     )
     on_gpu = named is not None or pick_device(device).type == "cuda"

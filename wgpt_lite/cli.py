@@ -11,29 +11,44 @@ created.
     demo       the front end of one clip, to a PNG        demo.front_end_demo
     data       build, list and extract corpora            corpora.build_corpus, feature_cache.features
     train      one model on one corpus                    reproduce.train_model
-    evaluate   score a checkpoint                         reproduce.score_checkpoint
+    evaluate   score a checkpoint, or several on --audio  reproduce.score_checkpoint, own_audio.score_folder
     reproduce  the paper's experiment                     reproduce.reproduce
+    sweep      ablations of the hybrid                    sweep.sweep
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import math
 import sys
 import time
 from pathlib import Path
 
 from wgpt_lite import install
-from wgpt_lite.atomic import check_folder_can_be_written, writable_folder
+from wgpt_lite.atomic import check_folder_can_be_written, writable_folder, write_text
 from wgpt_lite.audio import HOP, SAMPLE_RATE, crop_to_frames, load_audio, log_mel, save_audio
-from wgpt_lite.corpora import CORPORA, build_corpus, corpus_dir, corpus_summary, is_built
+from wgpt_lite.corpora import (
+    CORPORA,
+    KINDS,
+    build_corpus,
+    build_folder_corpus,
+    check_folder_corpus_name,
+    corpus_dir,
+    corpus_names,
+    corpus_spec,
+    corpus_summary,
+    is_built,
+    report_skipped,
+)
 from wgpt_lite.demo import front_end_demo
 from wgpt_lite.device import pick_device
 from wgpt_lite.environment import environment_report, format_report
 from wgpt_lite.errors import CheckpointError, DataError, ModelError, WgptError
 from wgpt_lite.feature_cache import features
 from wgpt_lite.generate import checkpoint_tokenizer, continue_clip, load_for_generation
+from wgpt_lite.own_audio import score_folder
 from wgpt_lite.plots import plot_continuation
 from wgpt_lite.presets import MODELS, PRESETS, default_preset, preset_corpora, train_config
 from wgpt_lite.processes import sigterm_as_ctrl_c
@@ -47,9 +62,11 @@ from wgpt_lite.reproduce import (
     train_model,
 )
 from wgpt_lite.settings import results_root
+from wgpt_lite.sweep import SETTINGS, parse_variations, sweep
 from wgpt_lite.tokenizers import TOKENIZERS
 
 DEVICE_HELP = "cuda (or cuda:N), mps or cpu (default: the best available; one this machine lacks is refused)"
+CORPUS_HELP = f"corpus: {', '.join(CORPORA)}, or a folder corpus made by `data build folder`"
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -165,10 +182,15 @@ def _add_data(commands) -> None:
 
     build = actions.add_parser(
         "build",
-        help="build a corpus under $WGPT_HOME/corpora",
-        description="Build a corpus under $WGPT_HOME/corpora (atomic; a no-op when already built, unless --force).",
+        help="build a corpus under $WGPT_HOME/corpora, or make one of a folder of your audio",
+        description="Build a corpus under $WGPT_HOME/corpora (atomic; a no-op when already built, unless --force). "
+        "`data build folder --source DIR --name NAME` makes corpus NAME of the audio files in DIR.",
     )
-    build.add_argument("name", choices=[n for n in CORPORA if not n.startswith("sample-")], help="corpus to build")
+    build.add_argument(
+        "name",
+        choices=[*(n for n in CORPORA if not n.startswith("sample-")), "folder"],
+        help="corpus to build; folder: your own audio (--source DIR --name NAME)",
+    )
     build.add_argument(
         "--minutes",
         type=_positive,
@@ -183,9 +205,19 @@ def _add_data(commands) -> None:
         default=None,
         help="librispeech: hub dataset name (default openslr/librispeech_asr) or a local copy: OpenSLR's "
         "LibriSpeech/ folder, the hub's parquet files or a save_to_disk folder; maestro: the MAESTRO v3 folder "
-        "(default $WGPT_MAESTRO_DIR, else the folder `data fetch maestro` filled)",
+        "(default $WGPT_MAESTRO_DIR, else the folder `data fetch maestro` filled); folder: the folder of your audio "
+        "files (searched recursively; train/, validation/, test/ sub-folders are used as the splits)",
     )
     build.add_argument("--config", default=None, help="librispeech: subset, clean (default) or other")
+    build.add_argument(
+        "--name", dest="folder_name", metavar="NAME", default=None, help="folder: the name of the corpus it becomes"
+    )
+    build.add_argument(
+        "--kind",
+        choices=KINDS,
+        default=None,
+        help="folder: speech (default) or music, the paper table its results stand beside",
+    )
     build.set_defaults(func=_cmd_build)
 
     fetch = actions.add_parser(
@@ -222,7 +254,7 @@ def _add_data(commands) -> None:
         description="Extract tokens + log-mel for a corpus split into the feature "
         "cache (a cache hit when nothing changed).",
     )
-    extract.add_argument("name", choices=CORPORA, help="corpus")
+    extract.add_argument("name", type=_corpus, help=CORPUS_HELP)
     extract.add_argument("--split", default="train", help="split (default train)")
     extract.add_argument(
         "--tokenizer",
@@ -242,9 +274,21 @@ def _add_data(commands) -> None:
 
 def _cmd_build(args) -> None:
     started = time.perf_counter()
-    was_built = is_built(args.name)
-    path = build_corpus(args.name, args.minutes, args.jobs, args.force, args.source, args.config)
-    summary = corpus_summary(args.name)
+    if args.name != "folder":
+        if args.folder_name or args.kind:
+            raise DataError(f"--name and --kind are for data build folder, not for {args.name}; leave them out")
+        was_built = is_built(args.name)
+        path = build_corpus(args.name, args.minutes, args.jobs, args.force, args.source, args.config)
+        summary = corpus_summary(args.name)
+    else:
+        if not args.source or not args.folder_name:
+            raise DataError("data build folder needs --source DIR (your audio files) and --name NAME (the corpus)")
+        if args.minutes is not None:
+            raise DataError("--minutes does not apply to data build folder: the corpus holds all of its folder's audio")
+        check_folder_corpus_name(args.folder_name)
+        was_built = is_built(args.folder_name)
+        path = build_folder_corpus(args.source, args.folder_name, args.kind or "speech", args.jobs, args.force)
+        summary = corpus_summary(args.folder_name)
     if was_built and not args.force:
         print(f"{path}: already built ({summary['minutes']:g} training minutes); --force rebuilds it")
         return
@@ -269,6 +313,14 @@ def _positive(text: str) -> float:
     return value
 
 
+def _corpus(name: str) -> str:
+    """argparse type: a built-in corpus or a built folder corpus; an unknown name is one line naming the fix."""
+    try:
+        return corpus_spec(name).name
+    except DataError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def _count(text: str) -> int:
     """argparse type: a whole number of at least 1 (0, -3, 2.5 and 'ten' are refused with one line)."""
     try:
@@ -281,7 +333,7 @@ def _count(text: str) -> int:
 
 
 def _cmd_list(args) -> None:
-    for name in CORPORA:
+    for name in corpus_names():
         state = "not built"
         if is_built(name):
             splits = corpus_summary(name)["splits"]
@@ -325,7 +377,22 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         help="audio tokens: encodec (the paper's), melvq (offline k-means stand-in, not the paper's "
         "numbers), auto (encodec when its weights load, else melvq). Default: auto",
     )
-    parser.add_argument("--steps", type=_count, default=None, help="override the preset's number of training steps")
+    parser.add_argument(
+        "--steps",
+        type=_count,
+        default=None,
+        help="override the preset's number of training steps (the most, with early stopping)",
+    )
+    parser.add_argument(
+        "--patience",
+        type=_count,
+        default=None,
+        help="stop a model after this many evaluations without a better validation NLL and score its best weights "
+        "(default: the preset's; mini: 3)",
+    )
+    parser.add_argument(
+        "--no-early-stopping", dest="early_stopping", action="store_false", help="train every model all --steps"
+    )
     parser.add_argument("--device", default=None, help=DEVICE_HELP)
     parser.add_argument("--compile", action="store_true", default=None, help="torch.compile the models (CUDA)")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
@@ -340,18 +407,36 @@ def _add_training(commands) -> None:
         "one into OUT/CORPUS/MODEL is refused while the first runs.",
     )
     train_parser.add_argument("--model", required=True, choices=MODELS, help="which model")
-    train_parser.add_argument("--corpus", required=True, choices=CORPORA, help="which corpus (built on first use)")
+    train_parser.add_argument(
+        "--corpus", required=True, type=_corpus, help=f"{CORPUS_HELP} (a built-in one is built on first use)"
+    )
     train_parser.add_argument("--out", default=None, help="results folder (default: results/PRESET-TOKENIZER)")
     train_parser.add_argument("--resume", action="store_true", help="continue from OUT/CORPUS/MODEL/checkpoint.pt")
+    train_parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="initial weights and training crops (default 0; others: OUT/CORPUS/MODEL-seedK)",
+    )
     _add_common(train_parser)
     train_parser.set_defaults(func=_cmd_train)
 
     evaluate_parser = commands.add_parser(
         "evaluate",
-        help="score a checkpoint: NLL (nats/token), PPL and top-1 accuracy",
-        description="Score a trained checkpoint on fixed, seeded crops of a split of its corpus.",
+        help="score a checkpoint: NLL (nats/token), PPL and top-1 accuracy; or several on your own audio",
+        description="Score a trained checkpoint on fixed, seeded crops of a split of its corpus; with --audio DIR, "
+        "score one or more checkpoints on every token of the audio files in DIR (each with its own tokenizer).",
     )
-    evaluate_parser.add_argument("checkpoint", help="a checkpoint.pt written by train or reproduce")
+    evaluate_parser.add_argument(
+        "checkpoint", nargs="+", help="checkpoint.pt written by train or reproduce (several with --audio)"
+    )
+    evaluate_parser.add_argument(
+        "--audio",
+        default=None,
+        metavar="DIR",
+        help="a folder of your own audio (searched recursively; wav, flac, ogg, mp3) to score on instead of a split",
+    )
+    evaluate_parser.add_argument("--json", default=None, metavar="PATH", help="with --audio: also write the rows here")
     evaluate_parser.add_argument(
         "--split", default=None, help="split to score (default: test, or validation for corpora without a test split)"
     )
@@ -368,16 +453,42 @@ def _add_training(commands) -> None:
     reproduce_parser.add_argument(
         "--corpus",
         default=None,
-        help=f"comma-separated corpora, from {', '.join(CORPORA)} (default: "
-        "librispeech,maestro for paper, mini-speech,mini-music for mini, "
-        "the committed samples for smoke)",
+        help=f"comma-separated corpora, from {', '.join(CORPORA)} or folder corpora made by `data build folder` "
+        "(default: librispeech,maestro for paper, mini-speech,mini-music for mini, the committed samples for smoke)",
     )
     reproduce_parser.add_argument(
         "--models", default=",".join(MODELS), help="comma-separated models (default: %(default)s)"
     )
     reproduce_parser.add_argument("--out", default=None, help="results folder (default: results/PRESET-TOKENIZER)")
+    reproduce_parser.add_argument(
+        "--seeds",
+        type=_count,
+        default=1,
+        help="seeds per model (initial weights and training crops; the scoring crops never change): the table "
+        "shows mean ± sd and paired differences with 95%% intervals (default 1)",
+    )
     _add_common(reproduce_parser)
     reproduce_parser.set_defaults(func=_cmd_reproduce)
+
+    sweep_parser = commands.add_parser(
+        "sweep",
+        help="ablations of the hybrid, one setting at a time, with seeds: table + figure",
+        description=_module_doc("sweep"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sweep_parser.add_argument("--corpus", required=True, help="the corpus to run the sweep on")
+    sweep_parser.add_argument(
+        "--vary",
+        action="append",
+        required=True,
+        metavar="SETTING=V1,V2",
+        help="one setting and its values, each a variant of the preset's hybrid; repeat for more "
+        f"({', '.join(SETTINGS)})",
+    )
+    sweep_parser.add_argument("--seeds", type=_count, default=3, help="seeds per variant (default 3)")
+    sweep_parser.add_argument("--out", default=None, help="results folder (default: results/PRESET-TOKENIZER)")
+    _add_common(sweep_parser)
+    sweep_parser.set_defaults(func=_cmd_sweep)
 
 
 def _names(text: str, valid: tuple[str, ...], what: str, error: type[Exception]) -> list[str]:
@@ -389,7 +500,8 @@ def _names(text: str, valid: tuple[str, ...], what: str, error: type[Exception])
 
 
 def _budget(args) -> dict:
-    return {"steps": args.steps, "compile": args.compile}
+    """The TrainConfig fields the command line overrides (``None``: the preset's; patience 0: no early stopping)."""
+    return {"steps": args.steps, "compile": args.compile, "patience": args.patience if args.early_stopping else 0}
 
 
 def _check_device_and_out(args) -> None:
@@ -404,7 +516,7 @@ def _check_device_and_out(args) -> None:
 
 def _cmd_train(args) -> None:
     preset = args.preset or default_preset()
-    config = train_config(preset, **_budget(args))
+    config = train_config(preset, seed=args.seed, **_budget(args))
     _check_device_and_out(args)
     data = CorpusData(args.corpus, args.tokenizer, config)
     out = Path(args.out) if args.out else results_dir(preset, data.tokenizer)
@@ -416,25 +528,74 @@ def _cmd_train(args) -> None:
 
 def _cmd_evaluate(args) -> None:
     pick_device(args.device)  # a missing device is told before the checkpoint loads
-    if not Path(args.checkpoint).is_file():
-        raise CheckpointError(
-            f"{args.checkpoint}: no checkpoint file there; give the checkpoint.pt that train or reproduce wrote "
-            "(OUT/CORPUS/MODEL/checkpoint.pt)"
-        )
-    print(scores_line(score_checkpoint(args.checkpoint, args.split, args.crops, args.device)))
+    for checkpoint in args.checkpoint:
+        if not Path(checkpoint).is_file():
+            raise CheckpointError(
+                f"{checkpoint}: no checkpoint file there; give the checkpoint.pt that train or reproduce wrote "
+                "(OUT/CORPUS/MODEL/checkpoint.pt)"
+            )
+    if not args.audio:
+        if len(args.checkpoint) > 1 or args.json:
+            raise DataError("several checkpoints and --json go with --audio DIR; without it, give one checkpoint")
+        print(scores_line(score_checkpoint(args.checkpoint[0], args.split, args.crops, args.device)))
+        return
+    if args.split or args.crops:
+        raise DataError("--split and --crops pick crops of a checkpoint's corpus; leave them out with --audio")
+    if args.json:
+        check_folder_can_be_written(Path(args.json).expanduser().parent, "--json folder")
+    scored = score_folder(args.checkpoint, args.audio, args.device)
+    for row in scored["rows"]:
+        print(scores_line(row))
+    report_skipped(args.audio, scored["skipped"], "files")
+    if args.json:
+        writable_folder(Path(args.json).expanduser().parent, "--json folder")
+        write_text(Path(args.json).expanduser(), json.dumps(scored, indent=1) + "\n")
 
 
 def _cmd_reproduce(args) -> None:
     preset = args.preset or default_preset()
-    corpora = _names(args.corpus or ",".join(preset_corpora(preset)), CORPORA, "corpus", DataError)
+    corpora = _names(args.corpus or ",".join(preset_corpora(preset)), corpus_names(), "corpus", DataError)
     models = tuple(_names(args.models, MODELS, "model", ModelError))
     _check_device_and_out(args)
     tokenizer = tokenizer_name(args.tokenizer)  # "auto" decided once (it may try a download)
     out = Path(args.out) if args.out else results_dir(preset, tokenizer)
-    rows = reproduce(preset, corpora, tokenizer, out, models, args.device, args.progress, **_budget(args))
+    rows = reproduce(
+        preset,
+        corpora,
+        tokenizer,
+        out,
+        models,
+        seeds=args.seeds,
+        device=args.device,
+        progress=args.progress,
+        **_budget(args),
+    )
     for row in rows:
         print(scores_line(row))
     print(f"wrote {out / 'results.md'}, {out / 'curves.png'} and the logs under {out}/")
+
+
+def _cmd_sweep(args) -> None:
+    preset = args.preset or default_preset()
+    corpus = _names(args.corpus, corpus_names(), "corpus", DataError)[0]
+    variations = parse_variations(args.vary)
+    _check_device_and_out(args)
+    tokenizer = tokenizer_name(args.tokenizer)
+    out = Path(args.out) if args.out else results_dir(preset, tokenizer)
+    rows = sweep(
+        preset,
+        corpus,
+        variations,
+        seeds=args.seeds,
+        tokenizer=tokenizer,
+        out=out,
+        device=args.device,
+        progress=args.progress,
+        **_budget(args),
+    )
+    for row in rows:
+        print(f"{row['variant']}: hybrid test NLL {row['nll']['mean']:.3f} over {row['nll']['n']} seeds")
+    print(f"wrote {out / f'sweep-{corpus}.md'} and .png")
 
 
 # ---------------------------------------------------------------------------

@@ -49,6 +49,9 @@ class ModelConfig:
     n_mel_layer: int = 0
     n_mel_head: int = 1
     n_mels: int = N_MELS  # mel bins per frame
+    # "concat": [mel vector ; token embedding of width n_embd - d_mel] (the paper's early fusion);
+    # "sum": mel vector projected to n_embd, added to a full-width token embedding (an ablation).
+    fusion: str = "concat"
 
     @property
     def hybrid(self) -> bool:
@@ -198,7 +201,9 @@ class GPT(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
-        self.wte = nn.Embedding(config.vocab_size, config.n_embd - config.d_mel)  # the hybrid fills the rest with mel
+        # With concatenation the hybrid fills the rest of the width with its mel vector.
+        token_width = config.n_embd - config.d_mel if config.fusion == "concat" else config.n_embd
+        self.wte = nn.Embedding(config.vocab_size, token_width)
         self.wpe = nn.Embedding(config.context, config.n_embd)
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config.n_embd, config.n_head, config.dropout) for _ in range(config.n_layer))
@@ -248,9 +253,14 @@ class WhisperGPT(GPT):
     def __init__(self, config: ModelConfig):
         if not config.hybrid:
             raise ModelError("WhisperGPT needs d_mel > 0; use GPT for a tokens-only model")
+        if config.fusion not in ("concat", "sum"):
+            raise ModelError(f"unknown fusion {config.fusion!r}; choose concat (the paper's) or sum")
         super().__init__(config)
         self.mel_encoder = MelEncoder(config)
+        self.mel_to_embd = nn.Linear(config.d_mel, config.n_embd) if config.fusion == "sum" else None
         init_gpt2_(self.mel_encoder, config.n_mel_layer)
+        if self.mel_to_embd is not None:
+            init_gpt2_(self.mel_to_embd, config.n_layer)
 
     def embed(self, ids: torch.Tensor, mel: torch.Tensor | None, cache: KVCache | None = None) -> torch.Tensor:
         """Where the mel enters the model: [mel encoder(mel) ; token embedding] at every frame."""
@@ -258,6 +268,8 @@ class WhisperGPT(GPT):
             got = None if mel is None else tuple(mel.shape)
             raise ModelError(f"the hybrid needs mel frames aligned with the tokens: ids {tuple(ids.shape)}, mel {got}")
         mel_vectors = self.mel_encoder(mel.to(self.lm_head.weight.dtype), cache)  # [B, T, d_mel]
+        if self.mel_to_embd is not None:  # fusion by sum
+            return self.mel_to_embd(mel_vectors) + self.wte(ids)
         return torch.cat([mel_vectors, self.wte(ids)], dim=-1)  # [B, T, n_embd]
 
 

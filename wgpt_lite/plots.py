@@ -208,13 +208,14 @@ class LiveCurves:
     """
 
     def __init__(self):
-        self.runs: dict[str, dict[str, list[dict]]] = {}  # as results.load_runs gives them
+        self.runs: dict[str, dict[str, dict[int, list[dict]]]] = {}  # as results.load_runs gives them
         self.handle = None
 
     def __call__(self, run, record: dict) -> None:
         from IPython.display import display
 
-        self.runs.setdefault(run.corpus, {}).setdefault(run.model, []).append(record)
+        seeds = self.runs.setdefault(run.corpus, {}).setdefault(run.model, {})
+        seeds.setdefault(record.get("seed", 0), []).append(record)
         image = as_image(plot_curves(self.runs))
         if self.handle is None:
             self.handle = display(image, display_id=True)

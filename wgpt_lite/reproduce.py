@@ -30,21 +30,47 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
 
 from wgpt_lite.atomic import writable_folder, write_text
+from wgpt_lite.baselines import BASELINES, fit_baseline, score_baseline
 from wgpt_lite.batches import eval_crops
+from wgpt_lite.controls import MEL_CONTROLS, control_batch, position_nll
 from wgpt_lite.corpora import corpus_spec
 from wgpt_lite.device import pick_device, pick_precision
 from wgpt_lite.feature_cache import code_version, corpus_tokenizer, data_provenance, features, provenance
 from wgpt_lite.presets import MODELS, build_model, train_config
-from wgpt_lite.results import load_runs, plot_curves, provenance_lines, results_table
+from wgpt_lite.results import (
+    differences_table,
+    load_runs,
+    paired_differences,
+    plot_curves,
+    plot_mel_gain,
+    provenance_lines,
+    results_table,
+    run_folder,
+    verdict_lines,
+)
 from wgpt_lite.settings import home_dir, results_root
+from wgpt_lite.stats import token_streams
 from wgpt_lite.tokenizers import get_tokenizer
-from wgpt_lite.train import RunInfo, TrainConfig, check_provenance, evaluate, load_checkpoint, rebuild_model, train
+from wgpt_lite.train import (
+    BEST,
+    CHECKPOINT,
+    METRICS,
+    RunInfo,
+    TrainConfig,
+    check_provenance,
+    evaluate,
+    load_checkpoint,
+    model_from_checkpoint,
+    read_metrics,
+    rebuild_model,
+    train,
+)
 
 
 def results_dir(preset: str, tokenizer="auto") -> Path:
@@ -80,6 +106,25 @@ class CorpusData:
         self.table_split = table_split(corpus)
         self.test = scoring_crops(corpus, self.table_split, self.tokenizer, config)
 
+    def baseline_rows(self) -> list[dict]:
+        """The repeat and bigram baselines, fitted on the training split, scored on the models' crops."""
+        streams = token_streams(self.train)
+        rows = []
+        for name in BASELINES:
+            table = fit_baseline(name, streams, self.tokenizer.vocab_size)
+            rows.append(
+                {
+                    "corpus": self.corpus,
+                    "model": name,
+                    "tokenizer": self.tokenizer.name,
+                    "params": 0,
+                    "split": self.table_split,
+                    **score_baseline(table, self.test),
+                    "validation_nll": score_baseline(table, self.validation)["nll"],
+                }
+            )
+        return rows
+
 
 def scoring_crops(corpus: str, split: str, tokenizer, config: TrainConfig, n_crops: int | None = None):
     """The fixed crops a split is scored on (``n_crops``, default the budget's): seed 0 for all,
@@ -103,12 +148,19 @@ def train_model(
     device: str | None = None,
     progress: bool = True,
     on_eval=None,
+    run_dir: Path | None = None,
+    **model_overrides,
 ) -> dict:
-    """Train (or resume, or just re-score) one model on one corpus; return its table row."""
+    """Train (or resume, or just re-score) one model on one corpus; return its table row.
+
+    ``config.seed`` chooses the initial weights and the training crops (never the scoring
+    crops); the run folder is ``run_folder(out, corpus, name, seed)`` unless ``run_dir`` says
+    otherwise. ``model_overrides``: ``ModelConfig`` fields that differ from the preset (a sweep's variants).
+    """
     torch.manual_seed(config.seed)  # the same initial weights on every machine
-    model = build_model(name, preset, vocab_size=data.tokenizer.vocab_size)
+    model = build_model(name, preset, vocab_size=data.tokenizer.vocab_size, **model_overrides)
     run = RunInfo(model=name, preset=preset, corpus=data.corpus, tokenizer=data.tokenizer.name)
-    run_dir = writable_folder(Path(out) / data.corpus / name, "run folder")
+    run_dir = writable_folder(run_dir or run_folder(out, data.corpus, name, config.seed), "run folder")
     final = train(
         model,
         data.train,
@@ -121,18 +173,28 @@ def train_model(
         progress=progress,
         on_eval=on_eval,
     )
-    scores = evaluate(model, data.test, config.eval_batch_size, precision=pick_precision(pick_device(device)))
+    test = control_batch(data.test, config.mel_control)  # a control is scored as it was trained
+    scores = evaluate(model, test, config.eval_batch_size, precision=pick_precision(pick_device(device)))
     return {
         "corpus": data.corpus,
         "model": name,
         "tokenizer": run.tokenizer,
         "params": model.num_params(),
         "split": data.table_split,
+        "seed": config.seed,
         **scores,
         "validation_nll": final["nll"],
+        "validation_acc": final["acc"],
+        "step": final["step"],  # the step scored: the best one with early stopping, else the last
         "steps": config.steps,
-        "train_seconds": final["seconds"],
+        "train_seconds": read_metrics(run_dir / METRICS, "eval")[-1]["seconds"],
+        "weights": str(scored_weights(run_dir)),
     }
+
+
+def scored_weights(run_dir: Path) -> Path:
+    """The file holding the weights a run is scored with: ``best.pt`` after early stopping, else ``checkpoint.pt``."""
+    return run_dir / BEST if (run_dir / BEST).exists() else run_dir / CHECKPOINT
 
 
 def reproduce(
@@ -141,42 +203,54 @@ def reproduce(
     tokenizer: str = "auto",
     out: str | Path | None = None,
     models: tuple[str, ...] = MODELS,
+    seeds: int = 1,
     device: str | None = None,
     progress: bool = True,
     on_eval=None,
     **budget,
 ) -> list[dict]:
-    """Train ``models`` on each corpus with one budget; write the table, curves and logs; return the rows.
+    """Train ``models`` on each corpus with one budget and ``seeds`` seeds; write the tables, curves and
+    logs; return the rows (one per model and seed, and the baselines').
 
-    ``budget`` overrides the preset's ``TrainConfig`` fields (e.g. ``steps=100``).
-    ``on_eval(run, record)`` is called after every evaluation (e.g. ``plots.LiveCurves``),
-    and once with each finished model's last evaluation when it is only re-scored.
+    ``budget`` overrides the preset's ``TrainConfig`` fields (e.g. ``steps=100``,
+    ``patience=0`` for no early stopping). ``on_eval(run, record)`` is called after every evaluation (e.g.
+    ``plots.LiveCurves``), and once with each finished model's evaluations when it is only re-scored.
 
     >>> import tempfile
     >>> rows = reproduce("smoke", ["sample-music"], tokenizer="melvq", out=tempfile.mkdtemp(), progress=False)
-    >>> [(row["model"], row["split"], row["steps"]) for row in rows]
-    [('gpt-s', 'validation', 20), ('gpt-l', 'validation', 20), ('hybrid', 'validation', 20)]
+    >>> [(row["model"], row.get("seed")) for row in rows], {row["split"] for row in rows}
+    ([('repeat', None), ('bigram', None), ('gpt-s', 0), ('gpt-l', 0), ('hybrid', 0)], {'validation'})
     """
     config = train_config(preset, **budget)
     tokenizer = tokenizer_name(tokenizer)  # "auto" decided once, for every corpus and the folder's name
     out = writable_folder(out or results_dir(preset, tokenizer), "results folder")
     writable_folder(home_dir(), "cache folder (WGPT_HOME)")  # corpora and features are written there
     started = time.perf_counter()
-    rows, made_from = [], {}
+    rows, made_from, controls = [], {}, {}
     for corpus in corpora:
         data = CorpusData(corpus, tokenizer, config)
         made_from[corpus] = data.provenance
-        rows += [
-            train_model(name, data, preset, config, out, device=device, progress=progress, on_eval=on_eval)
+        rows += data.baseline_rows()
+        trained = [
+            train_model(
+                name, data, preset, replace(config, seed=seed), out, device=device, progress=progress, on_eval=on_eval
+            )
+            for seed in range(seeds)
             for name in models
         ]
-    table = results_table(rows)
+        rows += trained
+        if "hybrid" in models:
+            controls[corpus] = score_controls(data, trained, config)
+    differences = paired_differences(rows)
     write_text(
         out / "results.md",
-        f"# Whisper-GPT lite, preset `{preset}`, {tokenizer} tokens\n\n{table}\n"
-        f"Same budget for every model: {config.steps} steps of {config.batch_size} crops x {config.context} frames; "
-        f"NLL in nats/token on {config.eval_crops} fixed crops of each corpus's held-out split; curves: validation, "
-        f"per epoch.\n\n{provenance_lines(made_from, code_version())}",
+        f"# Whisper-GPT lite, preset `{preset}`, {tokenizer} tokens\n\n{results_table(rows)}\n"
+        f"{budget_sentence(config, seeds)}\n\n"
+        "## Differences, paired by seed (negative: the first model is better)\n\n"
+        f"{differences_table(differences)}\nVerdict on the paper's claim (95% intervals over seeds):\n\n"
+        f"{verdict_lines(differences)}\n"
+        "## Controls: the hybrid scored with its mel replaced (test NLL, mean over seeds)\n\n"
+        f"{controls_table(controls)}\n{provenance_lines(made_from, code_version())}",
     )
     write_text(
         out / "results.json",
@@ -184,10 +258,13 @@ def reproduce(
             {
                 "preset": preset,
                 "tokenizer": tokenizer,
+                "seeds": seeds,
                 "train_config": asdict(config),
                 "provenance": made_from,
                 "code": code_version(),
                 "rows": rows,
+                "differences": differences,
+                "controls": controls,
                 "seconds": round(time.perf_counter() - started, 1),
             },
             indent=1,
@@ -196,7 +273,61 @@ def reproduce(
     )
     runs = load_runs(out)
     plot_curves({corpus: runs[corpus] for corpus in corpora}, out / "curves.png")
+    if controls:
+        plot_mel_gain(controls, out / "mel_gain.png")
     return rows
+
+
+def budget_sentence(config: TrainConfig, seeds: int) -> str:
+    """The budget every model got, in one sentence for a results page."""
+    stopping = (
+        f"at most {config.steps} steps, stopped after {config.patience} evaluations without a better validation NLL "
+        "(the best weights are scored)"
+        if config.patience
+        else f"{config.steps} steps"
+    )
+    return (
+        f"Same budget for every model and seed ({seeds} seed{'s' if seeds > 1 else ''}: initial weights and training "
+        f"crops): {stopping}, of {config.batch_size} crops x {config.context} frames; NLL in nats/token on "
+        f"{config.eval_crops} fixed crops of each split (the same for every seed); curves: validation, per epoch."
+    )
+
+
+def score_controls(data: CorpusData, trained: list[dict], config: TrainConfig) -> dict:
+    """The trained hybrids of ``trained`` scored on the test crops with each of ``MEL_CONTROLS``, and the
+    NLL per context position of each hybrid and GPT-S ("what the mel adds"); means over seeds."""
+
+    def load(row):
+        return model_from_checkpoint(row["weights"], made_from=data.provenance)[0]
+
+    hybrids = [row for row in trained if row["model"] == "hybrid"]
+    nll = {control: [] for control in MEL_CONTROLS}
+    positions = {"hybrid": [], "gpt-s": []}
+    for row in hybrids:
+        model = load(row)
+        for control in MEL_CONTROLS:
+            nll[control].append(evaluate(model, control_batch(data.test, control), config.eval_batch_size)["nll"])
+        positions["hybrid"].append(position_nll(model, data.test, config.eval_batch_size))
+    for row in trained:
+        if row["model"] == "gpt-s":
+            positions["gpt-s"].append(position_nll(load(row), data.test, config.eval_batch_size))
+    return {
+        "seeds": len(hybrids),
+        "nll": {control: sum(values) / len(values) for control, values in nll.items()},
+        "position_nll": {name: (sum(curves) / len(curves)).tolist() for name, curves in positions.items() if curves},
+    }
+
+
+def controls_table(controls: dict[str, dict]) -> str:
+    """Markdown: per corpus, the hybrid's test NLL with each mel control, and the change from the true mel."""
+    if not controls:
+        return "(no hybrid trained)\n"
+    lines = ["| data | " + " | ".join(MEL_CONTROLS) + " |", "|---|" + "---:|" * len(MEL_CONTROLS)]
+    for corpus, scores in controls.items():
+        true = scores["nll"]["true"]
+        cells = [f"{true:.3f}"] + [f"{scores['nll'][c]:.3f} ({scores['nll'][c] - true:+.3f})" for c in MEL_CONTROLS[1:]]
+        lines.append(f"| {corpus} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def score_checkpoint(
@@ -208,11 +339,8 @@ def score_checkpoint(
     checkpoint trained on another content of its corpus or on other tokens (a refitted melvq
     codebook, other EnCodec weights) is refused in one line (``CheckpointError``).
     """
-    checkpoint = load_checkpoint(checkpoint_path)
+    checkpoint, tok, model = load_with_tokenizer(checkpoint_path)
     run, config = checkpoint["run"], TrainConfig(**checkpoint["train_config"])
-    tok = corpus_tokenizer(run["corpus"], run["tokenizer"])
-    check_provenance(checkpoint, provenance(run["corpus"], tok), checkpoint_path)
-    model = rebuild_model(checkpoint, Path(checkpoint_path))
     split = split or table_split(run["corpus"])
     crops = scoring_crops(run["corpus"], split, tok, config, n_crops)
     device = pick_device(device)
@@ -220,9 +348,21 @@ def score_checkpoint(
     return {**run, **scores, "params": model.num_params(), "split": split}
 
 
+def load_with_tokenizer(checkpoint_path: str | os.PathLike) -> tuple[dict, object, torch.nn.Module]:
+    """``(checkpoint, tokenizer, model)``: a checkpoint with the tokenizer of its corpus, refused in one line
+    (``CheckpointError``) when today's corpus or tokens are not those it was trained on."""
+    checkpoint = load_checkpoint(checkpoint_path)
+    run = checkpoint["run"]
+    tok = corpus_tokenizer(run["corpus"], run["tokenizer"])
+    check_provenance(checkpoint, provenance(run["corpus"], tok), checkpoint_path)
+    return checkpoint, tok, rebuild_model(checkpoint, Path(checkpoint_path))
+
+
 def scores_line(row: dict) -> str:
-    """One table row as a line of text."""
+    """One table row as a line of text (a model's, with its seed after the first; or a baseline's)."""
+    size = f"{row['params'] / 1e6:.2f}M" if row["params"] else "baseline"
+    seed = f" seed {row['seed']}" if row.get("seed") else ""
     return (
-        f"{row['corpus']} {row['model']} ({row['params'] / 1e6:.2f}M, {row['tokenizer']} tokens, {row['split']}): "
+        f"{row['corpus']} {row['model']}{seed} ({size}, {row['tokenizer']} tokens, {row['split']}): "
         f"NLL {row['nll']:.3f} nats/token, PPL {row['ppl']:.2f}, acc {row['acc']:.2%}"
     )

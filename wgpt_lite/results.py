@@ -1,29 +1,31 @@
 """Tables and curves of a reproduction, laid out like the paper's Tables 1-2 and its loss curves.
 
-A reproduction folder holds one run folder per corpus and model
-(``<out>/<corpus>/<model>/metrics.jsonl``, see ``wgpt_lite.train``); everything here reads
-those logs or the rows ``reproduce`` returns, so a table or a figure can be redrawn at any
-time without training::
+A reproduction folder holds one run folder per corpus, model and seed
+(``<out>/<corpus>/<model>`` for seed 0, ``<model>-seed<k>`` for the others: ``run_folder``;
+see ``wgpt_lite.train`` for what a run writes); everything here reads those logs or the
+rows ``reproduce`` returns, so a table or a figure can be redrawn at any time without training::
 
-    >>> row = {"corpus": "mini-speech", "model": "hybrid", "tokenizer": "melvq", "split": "test",
-    ...        "params": 263168, "nll": 3.17, "acc": 0.3317, "ppl": 23.87}
-    >>> print(results_table([row]).splitlines()[2])
-    | mini-speech | Hybrid (mel + tokens) | 0.26M | 3.17 | 33.17% | 23.87 | LibriSpeech | 4.00M | 1.93 | 35.05% | 6.96 |
-    >>> [(gap["than"], round(gap["paper"], 2)) for gap in claim_gaps([row, {**row, "model": "gpt-s", "nll": 3.32}])]
-    [('gpt-s', 0.09)]
+    >>> row = {"corpus": "mini-speech", "model": "hybrid", "tokenizer": "melvq", "split": "test", "seed": 0,
+    ...        "params": 263168, "nll": 3.17, "acc": 0.3317, "validation_nll": 3.6}
+    >>> print(results_table([row, {**row, "seed": 1, "nll": 3.19}]).splitlines()[4][:92])
+    | mini-speech | Hybrid (mel + tokens) | 0.26M | 2 | 3.600 ± 0.000 | 3.180 ± 0.014 | 33.17% |
 
+One sign convention for every difference: ``paired_differences`` gives "hybrid − GPT-S"
+(and the other comparisons of ``CLAIMS``) per seed, so negative means the hybrid is better.
 ``load_runs(out)`` gives every run's records and ``plot_curves(runs, path)`` draws them;
 matplotlib is imported inside ``plot_curves`` to keep ``import wgpt_lite`` light.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
 from wgpt_lite.corpora import corpus_spec
 from wgpt_lite.feature_cache import describe_code
 from wgpt_lite.presets import MODELS
+from wgpt_lite.stats import mean_interval
 from wgpt_lite.tokenizers import describe_tokenizer, short_hash
 from wgpt_lite.train import METRICS, read_metrics
 
@@ -42,6 +44,7 @@ PAPER_RESULTS = {
 }
 PAPER_DATA = {"speech": "LibriSpeech", "music": "Music (MAESTRO)"}
 MODEL_LABELS = {"gpt-s": "GPT-S (tokens only)", "gpt-l": "GPT-L (tokens only)", "hybrid": "Hybrid (mel + tokens)"}
+MODEL_NAMES = {"gpt-s": "GPT-S", "gpt-l": "GPT-L", "hybrid": "hybrid"}
 
 
 def corpus_kind(corpus: str) -> str:
@@ -49,13 +52,22 @@ def corpus_kind(corpus: str) -> str:
     return corpus_spec(corpus).kind
 
 
-def load_runs(out_dir: str | os.PathLike) -> dict[str, dict[str, list[dict]]]:
-    """``{corpus: {model: records of its metrics.jsonl}}`` for every run folder under ``out_dir``."""
-    runs: dict[str, dict[str, list[dict]]] = {}
+def run_folder(out_dir: str | os.PathLike, corpus: str, model: str, seed: int = 0) -> Path:
+    """Where one run writes: ``<out>/<corpus>/<model>`` for seed 0, ``<out>/<corpus>/<model>-seed<k>`` for others.
+
+    >>> run_folder("results/mini-melvq", "mini-music", "hybrid", 2).as_posix()
+    'results/mini-melvq/mini-music/hybrid-seed2'
+    """
+    return Path(out_dir) / corpus / (model if seed == 0 else f"{model}-seed{seed}")
+
+
+def load_runs(out_dir: str | os.PathLike) -> dict[str, dict[str, dict[int, list[dict]]]]:
+    """``{corpus: {model: {seed: records of its metrics.jsonl}}}`` for every run folder under ``out_dir``."""
+    runs: dict[str, dict[str, dict[int, list[dict]]]] = {}
     for path in sorted(Path(out_dir).glob(f"*/*/{METRICS}")):
-        model, corpus = path.parent.name, path.parent.parent.name
-        if model in MODELS:
-            runs.setdefault(corpus, {})[model] = read_metrics(path)
+        model, _, seed = path.parent.name.partition("-seed")
+        if model in MODELS and (seed == "" or seed.isdigit()):
+            runs.setdefault(path.parent.parent.name, {}).setdefault(model, {})[int(seed or 0)] = read_metrics(path)
     return runs
 
 
@@ -63,28 +75,71 @@ def _millions(params: float) -> str:
     return f"{params / 1e6:.2f}M" if params < 1e7 else f"{params / 1e6:.1f}M"
 
 
-def results_table(rows: list[dict]) -> str:
-    """Markdown table: data | model | params | NLL | acc | PPL, with the paper's numbers beside ours.
+BASELINE_LABELS = {"repeat": "repeat previous token (baseline)", "bigram": "smoothed bigram (baseline)"}
 
-    Each row: ``corpus, model, tokenizer, split, params, nll, acc, ppl``. The header names
-    the tokenizer(s), since a melvq run is not comparable number for number with EnCodec's.
+
+def summarise_seeds(rows: list[dict]) -> list[dict]:
+    """One row per corpus and model, its seeds pooled: ``nll``, ``acc``, ``validation_nll`` become means,
+    with ``nll_sd``, ``acc_sd``, ``validation_nll_sd`` (``None`` for one seed), ``seeds`` (how many) and
+    ``ppl`` = exp(mean NLL). Order: as the rows first name each (corpus, model)."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["corpus"], row["model"]), []).append(row)
+    summary = []
+    for members in groups.values():
+        pooled = {**members[0], "seeds": len(members)}
+        for key in ("nll", "acc", "validation_nll"):
+            values = [m[key] for m in members if m.get(key) is not None]
+            if values:
+                spread = mean_interval(values)
+                pooled[key], pooled[f"{key}_sd"] = spread["mean"], spread["sd"]
+        pooled["ppl"] = math.exp(pooled["nll"])
+        summary.append(pooled)
+    return summary
+
+
+def _with_sd(value: float, sd: float | None, form: str) -> str:
+    return f"{value:{form}}" if sd is None else f"{value:{form}} ± {sd:{form}}"
+
+
+def results_table(rows: list[dict]) -> str:
+    """Markdown table: data | model | params | seeds | validation NLL | test NLL | acc | PPL, the paper's beside.
+
+    Rows as ``reproduce`` returns them (``corpus, model, tokenizer, split, params, nll, acc,
+    validation_nll``, one per seed, plus the baselines' rows); several seeds of a model are
+    pooled into mean ± standard deviation (``summarise_seeds``). The header names the
+    tokenizer(s), since a melvq run is not comparable number for number with EnCodec's.
     """
     tokenizers = ", ".join(sorted({row["tokenizer"] for row in rows}))
     splits = ", ".join(sorted({row["split"] for row in rows}))
     lines = [
-        f"| data | model | params | NLL ({tokenizers} tokens, {splits}) | acc | PPL "
-        "| paper data | paper params | paper NLL (encodec) | paper acc | paper PPL |",
-        "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|",
+        f"| data | model | params | seeds | validation NLL | NLL ({splits}) | acc | PPL "
+        "| paper data | paper params | paper NLL | paper acc | paper PPL |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|",
     ]
-    for row in rows:
+    for row in summarise_seeds(rows):
         kind = corpus_kind(row["corpus"])
-        paper = PAPER_RESULTS[kind][row["model"]]
-        lines.append(
-            f"| {row['corpus']} | {MODEL_LABELS[row['model']]} | {_millions(row['params'])} | {row['nll']:.2f} | "
-            f"{row['acc']:.2%} | {row['ppl']:.2f} | {PAPER_DATA[kind]} | {_millions(paper['params'])} | "
-            f"{paper['nll']:.2f} | {paper['acc']:.2%} | {paper['ppl']:.2f} |"
+        paper = PAPER_RESULTS[kind].get(row["model"])
+        validation = row.get("validation_nll")
+        ours = (
+            f"| {row['corpus']} | {MODEL_LABELS.get(row['model']) or BASELINE_LABELS[row['model']]} "
+            f"| {_millions(row['params']) if paper else '-'} | {row['seeds'] if paper else '-'} "
+            f"| {_with_sd(validation, row.get('validation_nll_sd'), '.3f') if validation is not None else '-'} "
+            f"| {_with_sd(row['nll'], row.get('nll_sd'), '.3f')} | {_with_sd(100 * row['acc'], None, '.2f')}% "
+            f"| {row['ppl']:.2f} "
         )
-    return "\n".join(lines) + "\n"
+        theirs = (
+            f"| {PAPER_DATA[kind]} | {_millions(paper['params'])} | {paper['nll']:.2f} | {paper['acc']:.2%} "
+            f"| {paper['ppl']:.2f} |"
+            if paper
+            else "| | | | | |"
+        )
+        lines.append(ours + theirs)
+    return (
+        f"NLL in nats/token ({tokenizers} tokens; the paper's: EnCodec), mean ± standard deviation over seeds.\n\n"
+        + "\n".join(lines)
+        + "\n"
+    )
 
 
 def provenance_lines(provenance: dict[str, dict], code: dict) -> str:
@@ -114,8 +169,8 @@ def validation_curves(records: list[dict]) -> tuple[list[float], list[float]]:
     return [r["epoch"] for r in evals], [r["nll"] for r in evals]
 
 
-def plot_curves(runs: dict[str, dict[str, list[dict]]], path: str | os.PathLike | None = None):
-    """Validation loss per epoch, one panel per corpus, one line per model (the paper's Figs. 2-3).
+def plot_curves(runs: dict[str, dict[str, dict[int, list[dict]]]], path: str | os.PathLike | None = None):
+    """Validation loss per epoch, one panel per corpus, one colour per model, one line per seed.
 
     ``runs`` as from ``load_runs``. Titles name the tokenizer. Saved as PNG when ``path`` is
     given; returns the figure. It is drawn without pyplot, so saving a file never changes
@@ -126,12 +181,15 @@ def plot_curves(runs: dict[str, dict[str, list[dict]]], path: str | os.PathLike 
     fig = Figure(figsize=(5.5 * max(1, len(runs)), 4), layout="tight")
     axes = fig.subplots(1, max(1, len(runs)), squeeze=False)[0]
     for ax, (corpus, models) in zip(axes, runs.items()):
-        tokenizers = sorted({r["tokenizer"] for records in models.values() for r in records if "tokenizer" in r})
-        for model in MODELS:
-            if model in models:
-                epochs, nll = validation_curves(models[model])
-                params = next((f", {_millions(r['params'])}" for r in models[model] if r["kind"] == "run"), "")
-                ax.plot(epochs, nll, marker="o", ms=3, label=f"{MODEL_LABELS[model]}{params}")
+        all_records = [r for seeds in models.values() for records in seeds.values() for r in records]
+        tokenizers = sorted({r["tokenizer"] for r in all_records if "tokenizer" in r})
+        for colour, model in zip(("C0", "C1", "C2"), MODELS):
+            for i, (_, records) in enumerate(sorted(models.get(model, {}).items())):
+                epochs, nll = validation_curves(records)
+                params = next((f", {_millions(r['params'])}" for r in records if r["kind"] == "run"), "")
+                seeds = f", {len(models[model])} seeds" if len(models[model]) > 1 else ""
+                label = f"{MODEL_LABELS[model]}{params}{seeds}" if i == 0 else None
+                ax.plot(epochs, nll, color=colour, marker="o", ms=2, lw=1, alpha=0.8, label=label)
         ax.set(
             title=f"{corpus}: validation loss ({', '.join(tokenizers)} tokens)",
             xlabel="epoch",
@@ -144,28 +202,132 @@ def plot_curves(runs: dict[str, dict[str, list[dict]]], path: str | os.PathLike 
     return fig
 
 
-# The paper's claim as three comparisons: (better model, than this one).
-CLAIMS = (("hybrid", "gpt-s"), ("hybrid", "gpt-l"), ("gpt-l", "gpt-s"))
+def plot_mel_gain(controls: dict[str, dict], path: str | os.PathLike | None = None):
+    """What the mel adds: hybrid − GPT-S test NLL at each context position (mean over seeds), per corpus.
 
-
-def claim_gaps(rows: list[dict]) -> list[dict]:
-    """How many nats/token the first model of each of ``CLAIMS`` beats the second by, ours and the paper's.
-
-    Positive means the first model is better. One entry per corpus and comparison found in ``rows``.
+    ``controls``: ``{corpus: reproduce.score_controls(...)}``. Below zero the hybrid predicts
+    better; a gain that does not shrink with the position means the mel carries what even a
+    long token history does not.
     """
-    gaps = []
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 3.5), layout="tight")
+    ax = fig.subplots()
+    for corpus, scores in controls.items():
+        curves = scores["position_nll"]
+        if "gpt-s" in curves:
+            gain = [h - g for h, g in zip(curves["hybrid"], curves["gpt-s"])]
+            ax.plot(range(1, len(gain) + 1), gain, lw=1, label=f"{corpus} ({scores['seeds']} seeds)")
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set(
+        title="What the mel adds: hybrid − GPT-S, per position",
+        xlabel="frames seen (position + 1)",
+        ylabel="NLL difference (nats/token)",
+    )
+    ax.grid(alpha=0.3)
+    ax.legend()
+    if path is not None:
+        fig.savefig(path, dpi=120)
+    return fig
+
+
+# The paper's claim as three comparisons, each read "first − second": negative means the first is better.
+CLAIMS = (("hybrid", "gpt-s"), ("hybrid", "gpt-l"), ("gpt-l", "gpt-s"))
+TIE = 0.05  # nats/token: a difference the paper reports below this (hybrid − GPT-L on speech, −0.01) is a tie
+
+
+def paired_differences(rows: list[dict], key: str = "nll") -> list[dict]:
+    """``first − second`` in ``key`` (nats/token) for each of ``CLAIMS``, paired by seed, with a 95% interval.
+
+    One entry per corpus and comparison found in ``rows``: ``mean``, ``sd``, ``half_width``
+    (``None`` with one seed), ``n`` seeds, ``paper`` (the paper's difference) and ``verdict``.
+    Negative means the first model is better, everywhere in the kit.
+
+    >>> rows = [{"corpus": "mini-speech", "model": m, "seed": s, "nll": v}
+    ...         for m, s, v in [("gpt-s", 0, 3.3), ("gpt-s", 1, 3.4), ("hybrid", 0, 3.1), ("hybrid", 1, 3.1)]]
+    >>> gap = paired_differences(rows)[0]
+    >>> gap["first"], gap["second"], round(gap["mean"], 2), round(gap["paper"], 2), gap["verdict"]
+    ('hybrid', 'gpt-s', -0.25, -0.09, 'inconclusive')
+    """
+    differences = []
     for corpus in dict.fromkeys(r["corpus"] for r in rows):
-        nll = {r["model"]: r["nll"] for r in rows if r["corpus"] == corpus}
+        values = {(r["model"], r.get("seed", 0)): r[key] for r in rows if r["corpus"] == corpus}
         paper = PAPER_RESULTS[corpus_kind(corpus)]
-        for better, than in CLAIMS:
-            if better in nll and than in nll:
-                gaps.append(
-                    {
-                        "corpus": corpus,
-                        "better": better,
-                        "than": than,
-                        "ours": nll[than] - nll[better],
-                        "paper": paper[than]["nll"] - paper[better]["nll"],
-                    }
-                )
-    return gaps
+        for first, second in CLAIMS:
+            seeds = sorted(s for m, s in values if m == first and (second, s) in values)
+            if seeds:
+                spread = mean_interval([values[first, s] - values[second, s] for s in seeds])
+                gap = {"corpus": corpus, "first": first, "second": second, **spread}
+                gap["paper"] = paper[first]["nll"] - paper[second]["nll"]
+                differences.append({**gap, "verdict": claim_verdict(gap)})
+    return differences
+
+
+def claim_verdict(gap: dict) -> str:
+    """Whether a difference agrees with the paper's: ``reproduced``, ``contradicted`` or ``inconclusive``.
+
+    The paper's difference says what to expect: better (below −``TIE``) or on par (within
+    ±``TIE``; doing better also agrees). Ours counts only through its 95% interval, so one
+    seed is always ``inconclusive``.
+    """
+    if gap["half_width"] is None:
+        return "inconclusive"
+    low, high = gap["mean"] - gap["half_width"], gap["mean"] + gap["half_width"]
+    bound = TIE if abs(gap["paper"]) < TIE else 0.0
+    if high < bound:
+        return "reproduced"
+    if low > bound:
+        return "contradicted"
+    return "inconclusive"
+
+
+def differences_table(differences: list[dict]) -> str:
+    """Markdown table of ``paired_differences``: ours with its 95% interval beside the paper's."""
+    lines = [
+        "| data | difference | ours (mean ± 95% CI) | seeds | paper | verdict |",
+        "|---|---|---:|---:|---:|---|",
+    ]
+    for gap in differences:
+        names = f"{MODEL_NAMES[gap['first']]} − {MODEL_NAMES[gap['second']]}"
+        interval = f" ± {gap['half_width']:.3f}" if gap["half_width"] is not None else ""
+        lines.append(
+            f"| {gap['corpus']} | {names} | {gap['mean']:+.3f}{interval} | {gap['n']} | {gap['paper']:+.2f} "
+            f"| {gap['verdict']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def corpus_verdicts(differences: list[dict]) -> dict[str, str]:
+    """One verdict per corpus on the paper's claim about the hybrid, from ``paired_differences``.
+
+    The claim has two parts per corpus: the hybrid beats GPT-S, and it matches (speech) or beats
+    (music) GPT-L. ``reproduced`` when both intervals agree with the paper, ``not reproduced`` when
+    either contradicts it, ``inconclusive`` otherwise (too few seeds, or an interval across the line).
+    """
+    verdicts: dict[str, list[str]] = {}
+    for gap in differences:
+        if gap["first"] == "hybrid":
+            verdicts.setdefault(gap["corpus"], []).append(gap["verdict"])
+    return {
+        corpus: "not reproduced"
+        if "contradicted" in parts
+        else "reproduced"
+        if parts == ["reproduced"] * len(parts) and len(parts) == 2
+        else "inconclusive"
+        for corpus, parts in verdicts.items()
+    }
+
+
+def verdict_lines(differences: list[dict]) -> str:
+    """The verdicts as Markdown bullet points, each with the two differences it rests on."""
+    lines = []
+    for corpus, verdict in corpus_verdicts(differences).items():
+        parts = [
+            f"hybrid − {MODEL_NAMES[g['second']]} {g['mean']:+.3f}"
+            + (f" ± {g['half_width']:.3f}" if g["half_width"] is not None else "")
+            + f" (paper {g['paper']:+.2f}: {g['verdict']})"
+            for g in differences
+            if g["corpus"] == corpus and g["first"] == "hybrid"
+        ]
+        lines.append(f"- **{corpus}: {verdict}**: {'; '.join(parts)}.")
+    return "\n".join(lines) + "\n"

@@ -8,7 +8,7 @@
     >>> run = wl.RunInfo(model="hybrid", preset="smoke", corpus="sample-speech", tokenizer=tok.name)
     >>> final = wl.train(model, train_ds, eval_batch, wl.train_config("smoke"), tempfile.mkdtemp(), run, progress=False)
     >>> final["step"], sorted(final)
-    (20, ['acc', 'epoch', 'kind', 'nll', 'ppl', 'seconds', 'step', 'tokenizer'])
+    (20, ['acc', 'epoch', 'kind', 'nll', 'ppl', 'seconds', 'seed', 'step', 'tokenizer'])
 
 The loop at its core is ``random_crops`` -> forward -> ``update`` -> ``scheduler.step``, with
 ``evaluate`` at the end of every epoch; notebook 04 writes it out in fifteen lines. What a
@@ -18,12 +18,18 @@ run writes in its folder:
   preset, corpus, tokenizer, parameters, device, precision, both configs, the training
   data's ``provenance`` and the ``code`` version), then
   ``{"kind": "train", "step", "epoch", "loss", "lr"}`` every step and
-  ``{"kind": "eval", "step", "epoch", "tokenizer", "nll", "ppl", "acc", "seconds"}`` at the
-  end of every epoch (``seconds``: training wall time so far, over all sessions of the run).
+  ``{"kind": "eval", "step", "epoch", "seed", "tokenizer", "nll", "ppl", "acc", "seconds"}`` at the
+  end of every epoch (``seconds``: training wall time so far, over all sessions of the run),
+  and with early stopping a last ``{"kind": "stop", "step", "best_step", "best_nll"}``.
 - ``checkpoint.pt``: model, optimizer, scheduler, step, configs, run identity, provenance,
   code version and RNG states, replaced atomically at the end of every epoch, so a kill or
   Ctrl-C always leaves the previous one intact. ``resume=True`` continues from it and
   produces the same curve, to the last digit on CPU, as a run never interrupted.
+- ``best.pt``: with early stopping (``TrainConfig.patience``), the weights of the best
+  validation NLL so far (the same entries as the checkpoint, without the optimizer). The run
+  stops after ``patience`` evaluations without a better one; ``train`` then returns that
+  best evaluation and leaves the model with its weights, so the run's result is its best
+  point, not its last. A resumed run continues the count where the checkpoint left it.
 - ``.lock``: held while a run writes the folder, naming its process (``wgpt_lite.locks``):
   a second writer is refused. Empty between runs.
 
@@ -55,6 +61,7 @@ import torch.nn.functional as F
 from wgpt_lite.atomic import atomic_path, write_text
 from wgpt_lite.audio import FRAME_RATE
 from wgpt_lite.batches import random_crops
+from wgpt_lite.controls import check_control, control_batch
 from wgpt_lite.device import autocast, pick_device, pick_precision
 from wgpt_lite.errors import CheckpointError, TrainingError
 from wgpt_lite.feature_cache import code_version, data_provenance, provenance_difference
@@ -63,6 +70,7 @@ from wgpt_lite.model import GPT, ModelConfig, from_config
 from wgpt_lite.tokenizers import load_tensors
 
 CHECKPOINT = "checkpoint.pt"
+BEST = "best.pt"  # with early stopping: the weights of the best validation NLL so far
 METRICS = "metrics.jsonl"
 CHECKPOINT_KEYS = ("run", "model_config", "train_config", "step", "model")  # what makes a torch file ours
 
@@ -81,8 +89,12 @@ class TrainConfig:
     epoch_steps: int | None = None  # None: steps that cover the training frames once
     eval_crops: int = 64  # fixed validation crops every model is scored on
     eval_batch_size: int = 32
-    seed: int = 0  # model init, dropout and the training crops
+    seed: int = 0  # model init, dropout and the training crops (never the evaluation crops)
     compile: bool = False  # torch.compile the model (CUDA; slower to start, faster after)
+    # Early stopping: stop after this many evaluations without a better validation NLL, and
+    # keep the best weights (best.pt). 0: train all `steps` (the cosine ends there either way).
+    patience: int = 0
+    mel_control: str = "true"  # what the hybrid's mel is replaced by, in training and evaluation (controls.py)
 
 
 @dataclass
@@ -308,6 +320,8 @@ def train(
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint_path, metrics_path = run_dir / CHECKPOINT, run_dir / METRICS
+    control = check_control(config.mel_control)
+    eval_batch = control_batch(eval_batch, control)
     device = pick_device(device)
     precision = pick_precision(device)
     epoch_steps = steps_per_epoch(train_data, config)
@@ -326,11 +340,12 @@ def train(
             raise CheckpointError(
                 f"{checkpoint_path} exists; pass resume=True (--resume) to continue it, or use another output folder"
             )
-        step, seconds_before = _restore(
+        step, seconds_before, stopping = _restore(
             checkpoint_path, run, made_from, config, raw_model, optimizer, scheduler, scaler, generator
         )
     else:
         step, seconds_before = 0, 0.0  # seconds: training wall time of earlier sessions of this run
+        stopping = no_stopping_yet()
         header = {
             "kind": "run",
             **asdict(run),
@@ -350,22 +365,28 @@ def train(
     def seconds():
         return round(seconds_before + time.perf_counter() - started, 2)
 
+    def weights_state() -> dict:  # what best.pt holds, and checkpoint.pt with the training state added
+        return {
+            "run": asdict(run),
+            "model_config": asdict(raw_model.config),
+            "train_config": asdict(config),
+            "provenance": made_from,
+            "code": code_version(),
+            "step": step,
+            "seconds": seconds(),
+            "model": raw_model.state_dict(),
+        }
+
     def write_checkpoint():
         save_checkpoint(
             checkpoint_path,
             {
-                "run": asdict(run),
-                "model_config": asdict(raw_model.config),
-                "train_config": asdict(config),
-                "provenance": made_from,
-                "code": code_version(),
-                "step": step,
-                "seconds": seconds(),
-                "model": raw_model.state_dict(),
+                **weights_state(),
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),
                 "scaler": scaler.state_dict(),
                 "rng": {"torch": torch.get_rng_state(), "batches": generator.get_state()},
+                "early_stopping": stopping,
             },
         )
 
@@ -381,8 +402,8 @@ def train(
         ) as bar,
         open(metrics_path, "a") as log,
     ):
-        while step < stop:
-            tokens, mel = random_crops(train_data, config.context, config.batch_size, generator)
+        while step < stop and not stopping["stopped"]:
+            tokens, mel = control_batch(random_crops(train_data, config.context, config.batch_size, generator), control)
             tokens, mel = tokens.to(device), mel.to(device)
             with autocast(device, precision):
                 _, loss = model(tokens[:, :-1], mel=mel[:, :-1], targets=tokens[:, 1:])
@@ -401,6 +422,7 @@ def train(
                     "kind": "eval",
                     "step": step,
                     "epoch": step / epoch_steps,
+                    "seed": config.seed,
                     "tokenizer": run.tokenizer,
                     **evaluate(model, eval_batch, config.eval_batch_size, device, precision),
                     "seconds": seconds(),
@@ -408,10 +430,44 @@ def train(
                 _log(log, last_eval)
                 if on_eval:
                     on_eval(run, last_eval)
+                if config.patience:
+                    _early_stopping(
+                        stopping, last_eval, config.patience, lambda: save_checkpoint(run_dir / BEST, weights_state())
+                    )
+                    if stopping["stopped"]:
+                        _log(
+                            log,
+                            {
+                                "kind": "stop",
+                                "step": step,
+                                "best_step": stopping["best_step"],
+                                "best_nll": stopping["best_nll"],
+                            },
+                        )
             if end_of_epoch or step == stop:
                 log.flush()  # the log reaches the checkpoint's step before the checkpoint is replaced
                 write_checkpoint()
+    if config.patience and stopping["best_step"] is not None:
+        # The run's result is its best evaluation: the model leaves with those weights.
+        load_weights(raw_model, load_checkpoint(run_dir / BEST), run_dir / BEST)
+        return next(r for r in read_metrics(metrics_path, "eval") if r["step"] == stopping["best_step"])
     return last_eval
+
+
+def no_stopping_yet() -> dict:
+    """The early-stopping state of a run that has not evaluated yet."""
+    return {"best_step": None, "best_nll": math.inf, "stale": 0, "stopped": False}
+
+
+def _early_stopping(stopping: dict, record: dict, patience: int, save_best) -> None:
+    """Update ``stopping`` with a new evaluation: a better NLL is saved (``save_best``) and
+    resets the count; ``patience`` evaluations in a row without one stop the run."""
+    if record["nll"] < stopping["best_nll"]:
+        stopping.update(best_step=record["step"], best_nll=record["nll"], stale=0)
+        save_best()
+    else:
+        stopping["stale"] += 1
+        stopping["stopped"] = stopping["stale"] >= patience
 
 
 def _restore(
@@ -424,8 +480,9 @@ def _restore(
     scheduler,
     scaler,
     generator: torch.Generator,
-) -> tuple[int, float]:
-    """Load a run's checkpoint into the training objects; return (step, training seconds so far)."""
+) -> tuple[int, float, dict]:
+    """Load a run's checkpoint into the training objects; return (step, training seconds so far,
+    early-stopping state)."""
     checkpoint = load_checkpoint(path)
     check_identity(checkpoint, run, model, config, path)
     check_provenance(checkpoint, made_from, path)
@@ -441,7 +498,7 @@ def _restore(
     metrics_path = path.parent / METRICS
     kept = [r for r in read_metrics(metrics_path) if r["kind"] == "run" or r["step"] <= step]
     write_text(metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
-    return step, checkpoint["seconds"]
+    return step, checkpoint["seconds"], checkpoint.get("early_stopping", no_stopping_yet())
 
 
 def _diverged(loss: torch.Tensor, run: RunInfo, step: int, checkpoint_path: Path) -> TrainingError:

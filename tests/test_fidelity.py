@@ -1,0 +1,232 @@
+"""Seeds, intervals, early stopping, controls, baselines and sweeps: what makes the comparison trustworthy."""
+
+import json
+import math
+
+import pytest
+import torch
+
+import wgpt_lite as wl
+from wgpt_lite.baselines import fit_bigram, fit_repeat, score_baseline
+from wgpt_lite.controls import control_batch, control_mel, position_nll
+from wgpt_lite.device import pick_device, pick_precision
+from wgpt_lite.errors import ModelError, TrainingError
+from wgpt_lite.reproduce import CorpusData, scoring_crops, train_model
+from wgpt_lite.results import claim_verdict, load_runs, paired_differences, results_table
+from wgpt_lite.stats import mean_interval, t_quantile_975
+from wgpt_lite.sweep import parse_variations, sweep
+from wgpt_lite.train import BEST, CHECKPOINT, METRICS, load_checkpoint, read_metrics
+
+SMOKE = wl.train_config("smoke")
+
+
+@pytest.fixture(scope="module")
+def speech():
+    return CorpusData("sample-speech", "melvq", SMOKE)
+
+
+# --- seeds ------------------------------------------------------------------------------
+
+
+def test_seeds_change_weights_and_training_crops_but_never_the_scoring_crops(speech, tmp_path):
+    rows = [train_model("gpt-s", speech, "smoke", wl.train_config("smoke", seed=s, steps=3), tmp_path) for s in (0, 1)]
+    first, second = (load_checkpoint(row["weights"]) for row in rows)
+    assert not torch.equal(first["model"]["wte.weight"], second["model"]["wte.weight"])
+    assert first["rng"]["batches"].ne(second["rng"]["batches"]).any(), "other training crops"
+    assert rows[0]["nll"] != rows[1]["nll"]
+    again = scoring_crops("sample-speech", "validation", speech.tokenizer, wl.train_config("smoke", seed=7))
+    assert all(torch.equal(a, b) for a, b in zip(again, speech.validation))
+    assert [p.name for p in sorted((tmp_path / "sample-speech").iterdir())] == ["gpt-s", "gpt-s-seed1"]
+    assert sorted(load_runs(tmp_path)["sample-speech"]["gpt-s"]) == [0, 1]
+
+
+def test_interval_arithmetic_on_known_inputs():
+    assert t_quantile_975(1) == 12.706 and t_quantile_975(4) == 2.776
+    assert t_quantile_975(60) == pytest.approx(2.000, abs=1e-3)
+    summary = mean_interval([2.0, 4.0, 6.0, 8.0])
+    assert summary["mean"] == 5.0 and summary["sd"] == pytest.approx(math.sqrt(20 / 3))
+    assert summary["half_width"] == pytest.approx(3.182 * math.sqrt(20 / 3) / 2)
+    assert mean_interval([1.5]) == {"mean": 1.5, "sd": None, "half_width": None, "n": 1}
+
+
+def test_differences_are_paired_by_seed_with_one_sign_convention():
+    nll = {("gpt-s", 0): 3.0, ("gpt-s", 1): 3.5, ("hybrid", 0): 2.8, ("hybrid", 1): 3.2, ("gpt-l", 0): 2.9}
+    rows = [{"corpus": "mini-music", "model": m, "seed": s, "nll": v} for (m, s), v in nll.items()]
+    gaps = {(g["first"], g["second"]): g for g in paired_differences(rows)}
+    hybrid = gaps["hybrid", "gpt-s"]
+    assert hybrid["mean"] == pytest.approx(-0.25) and hybrid["n"] == 2  # paired: -0.2 and -0.3, not -0.25 ± 0.35
+    assert hybrid["half_width"] == pytest.approx(12.706 * 0.05)  # t(1 df) x sd 0.0707 / sqrt(2)
+    assert hybrid["paper"] == pytest.approx(2.52 - 2.78), "negative: the hybrid is better, in the paper too"
+    assert gaps["hybrid", "gpt-l"]["n"] == 1 and gaps["hybrid", "gpt-l"]["verdict"] == "inconclusive"
+
+
+@pytest.mark.parametrize(
+    ("mean", "half_width", "paper", "verdict"),
+    [
+        (-0.3, 0.1, -0.26, "reproduced"),
+        (0.2, 0.1, -0.26, "contradicted"),
+        (-0.05, 0.1, -0.26, "inconclusive"),
+        (0.02, 0.02, -0.01, "reproduced"),  # the paper's tie (hybrid vs GPT-L on speech): within ±0.05
+        (0.1, 0.02, -0.01, "contradicted"),
+    ],
+)
+def test_verdicts_follow_the_interval(mean, half_width, paper, verdict):
+    assert claim_verdict({"mean": mean, "half_width": half_width, "paper": paper}) == verdict
+
+
+# --- early stopping ---------------------------------------------------------------------
+
+
+def stopping_run(speech, folder, **kwargs):
+    # A learning rate high enough that validation gets worse after a few epochs of 2 steps.
+    config = wl.train_config("smoke", steps=40, epoch_steps=2, lr=3e-2, warmup_steps=1, patience=2)
+    model = wl.build_model("gpt-s", "smoke", vocab_size=speech.tokenizer.vocab_size)
+    run = wl.RunInfo(model="gpt-s", preset="smoke", corpus="sample-speech", tokenizer="melvq")
+    torch.manual_seed(0)
+    return wl.train(model, speech.train, speech.validation, config, folder, run, progress=False, **kwargs), model
+
+
+def test_early_stopping_keeps_the_best_weights_and_returns_their_evaluation(speech, tmp_path):
+    final, model = stopping_run(speech, tmp_path)
+    evals = read_metrics(tmp_path / METRICS, "eval")
+    stop = read_metrics(tmp_path / METRICS, "stop")
+    assert len(stop) == 1 and stop[0]["step"] < 40, "it stopped before the budget"
+    best = min(evals, key=lambda r: r["nll"])
+    assert final == best and stop[0]["best_step"] == best["step"]
+    assert all(r["nll"] >= best["nll"] for r in evals if r["step"] > best["step"])
+    assert len([r for r in evals if r["step"] > best["step"]]) == 2, "patience 2: two evaluations without progress"
+    saved = load_checkpoint(tmp_path / BEST)
+    assert saved["step"] == best["step"]
+    assert all(torch.equal(saved["model"][k], v) for k, v in model.state_dict().items()), "the model leaves best"
+    precision = pick_precision(pick_device(None))  # as train evaluated (bf16 autocast on CPUs that have it)
+    assert wl.evaluate(model, speech.validation, precision=precision)["nll"] == pytest.approx(best["nll"], abs=1e-6)
+
+
+def test_an_interrupted_early_stopping_run_resumes_to_the_same_result(speech, tmp_path):
+    straight, _ = stopping_run(speech, tmp_path / "straight")
+    stopping_run(speech, tmp_path / "resumed", until=4)
+    resumed, _ = stopping_run(speech, tmp_path / "resumed", resume=True)
+    strip = ("seconds",)
+    assert {k: v for k, v in resumed.items() if k not in strip} == {k: v for k, v in straight.items() if k not in strip}
+    assert (
+        read_metrics(tmp_path / "resumed" / METRICS, "stop")[0]["step"]
+        == read_metrics(tmp_path / "straight" / METRICS, "stop")[0]["step"]
+    )
+    again, _ = stopping_run(speech, tmp_path / "resumed", resume=True)  # a finished run is only re-scored
+    assert (
+        again["step"] == straight["step"]
+        and load_checkpoint(tmp_path / "resumed" / CHECKPOINT)["early_stopping"]["stopped"]
+    )
+
+
+# --- controls ---------------------------------------------------------------------------
+
+
+def test_controls_really_change_the_mel():
+    mel = torch.randn(4, 6, 64)
+    assert control_mel(mel, "true") is mel
+    assert control_mel(mel, "zeros").abs().sum() == 0
+    assert torch.equal(control_mel(mel, "other-clip")[0], mel[2]) and torch.equal(
+        control_mel(mel, "other-clip")[2], mel[0]
+    )
+    assert (
+        torch.equal(control_mel(mel, "behind")[:, 1:], mel[:, :-1])
+        and control_mel(mel, "behind")[:, 0].abs().sum() == 0
+    )
+    assert torch.equal(control_mel(mel, "ahead")[:, :-1], mel[:, 1:])
+    tokens = torch.randint(0, 8, (4, 6))
+    assert control_batch((tokens, mel), "zeros")[0] is tokens, "the tokens never change"
+    with pytest.raises(TrainingError, match="unknown mel control 'future'; choose one of true, other-clip"):
+        control_mel(mel, "future")
+
+
+def test_training_with_a_control_feeds_the_model_that_mel(speech, tmp_path):
+    seen = []
+    model = wl.build_model("hybrid", "smoke", vocab_size=speech.tokenizer.vocab_size)
+    model.mel_encoder.proj.register_forward_hook(lambda module, args, out: seen.append(args[0].abs().sum().item()))
+    run = wl.RunInfo(model="hybrid", preset="smoke", corpus="sample-speech", tokenizer="melvq")
+    config = wl.train_config("smoke", steps=2, epoch_steps=2, mel_control="zeros")
+    wl.train(model, speech.train, speech.validation, config, tmp_path, run, progress=False)
+    assert seen and all(total == 0 for total in seen), "training and evaluation both saw zeros"
+    scores = {c: wl.evaluate(model, control_batch(speech.validation, c))["nll"] for c in ("true", "zeros")}
+    assert scores["true"] != scores["zeros"]
+
+
+def test_position_nll_averages_to_the_evaluation(speech):
+    model = wl.build_model("hybrid", "smoke", vocab_size=speech.tokenizer.vocab_size)
+    curve = position_nll(model, speech.validation)
+    assert curve.shape == (speech.validation[0].shape[1] - 1,)
+    assert curve.mean().item() == pytest.approx(wl.evaluate(model, speech.validation)["nll"], rel=1e-5)
+
+
+# --- baselines --------------------------------------------------------------------------
+
+
+def test_baselines_are_distributions_fitted_on_training_and_scored_on_the_crops(speech):
+    streams = wl.stats.token_streams(speech.train)
+    for table in (fit_repeat(streams, 1024), fit_bigram(streams, 1024)):
+        assert torch.allclose(table.exp().sum(1), torch.ones(1024, dtype=torch.float64))
+    tokens = speech.validation[0]
+    repeat = score_baseline(fit_repeat(streams, 1024), speech.validation)
+    assert repeat["acc"] == pytest.approx((tokens[:, 1:] == tokens[:, :-1]).double().mean().item())
+    bigram = fit_bigram(streams, 1024)
+    seen_pair = (streams[0][0].item(), streams[0][1].item())
+    assert bigram[seen_pair].exp() > bigram[seen_pair[0]].exp().median(), "a seen pair beats an unseen one"
+
+
+def test_the_table_shows_baselines_seeds_and_validation_beside_test():
+    rows = [
+        {"corpus": "mini-music", "model": "bigram", "tokenizer": "melvq", "split": "test", "params": 0,
+         "nll": 1.7, "acc": 0.7, "validation_nll": 1.8},
+        *[{"corpus": "mini-music", "model": "hybrid", "tokenizer": "melvq", "split": "test", "params": 250880,
+           "seed": s, "nll": nll, "acc": 0.75, "validation_nll": 1.1} for s, nll in ((0, 1.0), (1, 1.2))],
+    ]  # fmt: skip
+    table = results_table(rows)
+    assert "| mini-music | smoothed bigram (baseline) | - | - | 1.800 | 1.700 | 70.00% |" in table
+    assert "| mini-music | Hybrid (mel + tokens) | 0.25M | 2 | 1.100 ± 0.000 | 1.100 ± 0.141 | 75.00% | 3.00 |" in table
+
+
+# --- ablations --------------------------------------------------------------------------
+
+
+def test_fusion_by_sum_is_causal_and_full_width():
+    model = wl.build_model("hybrid", "smoke", fusion="sum")
+    assert model.wte.embedding_dim == model.config.n_embd
+    influence = wl.mel_influence(model, torch.randint(0, 1024, (12,)), torch.randn(12, wl.N_MELS))
+    assert influence.triu(diagonal=1).abs().max() == 0 and influence.diagonal().min() > 0
+    with pytest.raises(ModelError, match="unknown fusion 'product'"):
+        wl.build_model("hybrid", "smoke", fusion="product")
+
+
+def test_variations_parse_or_are_refused_in_one_line():
+    assert parse_variations(["context=64", "mel_control=ahead"]) == [
+        ("context=64", {"context": 64}),
+        ("mel_control=ahead", {"mel_control": "ahead"}),
+    ]
+    for bad, message in (
+        ("width=3", "SETTING one of d_mel"),
+        ("d_mel=wide", "d_mel takes whole numbers"),
+        ("mel_control=later", "unknown mel control"),
+    ):
+        with pytest.raises(TrainingError, match=message):
+            parse_variations([bad])
+
+
+def test_a_sweep_pairs_each_variant_with_the_base_seed_by_seed(tmp_path):
+    rows = sweep(
+        "smoke",
+        "sample-music",
+        parse_variations(["n_mel_layer=2"]),
+        seeds=2,
+        tokenizer="melvq",
+        out=tmp_path,
+        progress=False,
+        steps=4,
+    )
+    assert [row["variant"] for row in rows] == ["base", "n_mel_layer=2"]
+    saved = json.loads((tmp_path / "sweep-sample-music.json").read_text())
+    runs = {(r["variant"], r["model"], r["seed"]): r["nll"] for r in saved["runs"]}
+    expected = [runs["n_mel_layer=2", "hybrid", s] - runs["base", "hybrid", s] for s in (0, 1)]
+    assert rows[1]["minus_base"]["mean"] == pytest.approx(sum(expected) / 2)
+    assert (tmp_path / "sweep-sample-music.png").stat().st_size > 0
+    assert "| n_mel_layer=2 |" in (tmp_path / "sweep-sample-music.md").read_text()
