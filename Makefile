@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: setup apt demo test bench clean
+.PHONY: setup apt demo test bench assignments clean
 
 setup: apt $(STAMP)
 
@@ -19,7 +19,7 @@ apt:
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q -c constraints.txt "torch==2.13.0"
-	$(PIP) install -q -c constraints.txt -e ".[notebooks,data,dev]"
+	$(PIP) install -q -c constraints.txt -e ".[notebooks,data,dev,teaching]"
 	$(PIP) install -q --no-deps "encodec==0.1.1"
 	@touch $(STAMP)
 
@@ -37,8 +37,8 @@ demo: setup
 NBVAL := -m pytest -q -p no:cacheprovider --nbval-lax --nbval-sanitize-with notebooks/nbval_sanitize.cfg notebooks
 REHEARSAL := $(CURDIR)/.cache/rehearsal
 test: setup
-	$(VENV)/bin/ruff check wgpt_lite tests bench
-	$(VENV)/bin/ruff format --check wgpt_lite tests bench
+	$(VENV)/bin/ruff check wgpt_lite tests bench assignments
+	$(VENV)/bin/ruff format --check wgpt_lite tests bench assignments
 	WGPT_OFFLINE=1 $(PY) -m pytest -q tests
 	WGPT_OFFLINE=1 WGPT_PRESET=smoke $(PY) $(NBVAL)
 	rm -rf $(REHEARSAL)
@@ -46,6 +46,11 @@ test: setup
 	WGPT_OFFLINE=1 WGPT_PRESET=smoke TORCH_HOME=$(REHEARSAL)/torch WGPT_HOME=$(REHEARSAL)/home \
 		WGPT_RESULTS=$(REHEARSAL)/results $(PY) $(NBVAL)
 	test -f $(REHEARSAL)/results/smoke-encodec/results.md  # the notebooks really ran on EnCodec tokens
+
+# The course assignments: student versions and autograders of every master notebook under
+# assignments/ into assignments/dist/ (Otter Assign; the solutions are graded on the way).
+assignments: setup
+	$(PY) assignments/build.py
 
 bench: setup
 	$(PY) -m bench
