@@ -71,6 +71,14 @@ def load_runs(out_dir: str | os.PathLike) -> dict[str, dict[str, dict[int, list[
     return runs
 
 
+def trained_seeds(out_dir: str | os.PathLike) -> int:
+    """How many seeds every model of every corpus under ``out_dir`` has a run of (0 when none): what a
+    re-scoring ``reproduce(..., seeds=trained_seeds(out))`` covers without training anything new."""
+    runs = load_runs(out_dir)
+    counts = [len(seeds) for models in runs.values() for seeds in models.values()]
+    return min(counts, default=0)
+
+
 def _millions(params: float) -> str:
     return f"{params / 1e6:.2f}M" if params < 1e7 else f"{params / 1e6:.1f}M"
 
@@ -195,6 +203,12 @@ def plot_curves(runs: dict[str, dict[str, dict[int, list[dict]]]], path: str | o
             xlabel="epoch",
             ylabel="NLL (nats/token)",
         )
+    return finish_figure(fig, path)
+
+
+def finish_figure(fig, path: str | os.PathLike | None):
+    """Grid and legend on every panel of ``fig``; saved as PNG when ``path`` is given; returns ``fig``."""
+    for ax in fig.axes:
         ax.grid(alpha=0.3)
         ax.legend()
     if path is not None:
@@ -224,11 +238,7 @@ def plot_mel_gain(controls: dict[str, dict], path: str | os.PathLike | None = No
         xlabel="frames seen (position + 1)",
         ylabel="NLL difference (nats/token)",
     )
-    ax.grid(alpha=0.3)
-    ax.legend()
-    if path is not None:
-        fig.savefig(path, dpi=120)
-    return fig
+    return finish_figure(fig, path)
 
 
 # The paper's claim as three comparisons, each read "first − second": negative means the first is better.

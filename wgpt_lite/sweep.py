@@ -35,6 +35,7 @@ from wgpt_lite.feature_cache import code_version
 from wgpt_lite.model import ModelConfig
 from wgpt_lite.presets import train_config
 from wgpt_lite.reproduce import CorpusData, results_dir, tokenizer_name, train_model
+from wgpt_lite.results import finish_figure
 from wgpt_lite.stats import mean_interval
 
 MODEL_SETTINGS = ("d_mel", "n_mel_layer", "n_mel_head", "fusion")
@@ -194,7 +195,4 @@ def plot_sweep(rows: list[dict], corpus: str, path: str | Path | None = None):
     ax.set_xticks(range(len(rows)), [row["variant"] for row in rows], rotation=30, ha="right")
     ax.set(title=f"{corpus}: hybrid variants, test NLL", ylabel="NLL (nats/token)")
     ax.set_ylim(min(means + [rows[0]["gpt_s_nll"]]) * 0.9, max(means + [rows[0]["gpt_s_nll"]]) * 1.05)
-    ax.legend()
-    if path is not None:
-        fig.savefig(path, dpi=120)
-    return fig
+    return finish_figure(fig, path)
