@@ -1,25 +1,30 @@
 """The paper's experiment, end to end: train, score and compare the three models.
 
 ``reproduce`` trains GPT-S, GPT-L and the hybrid on each corpus with the same data and
-budget (same steps, batch, context, training crops and evaluation crops), then writes
-into ``<out>/`` (default ``results_dir(preset, tokenizer)``: ``results/<preset>-<tokenizer>``,
-so runs with EnCodec and melvq tokens never share a folder):
+budget (same steps or stopping rule, batch, context, training crops and evaluation crops),
+with ``seeds`` seeds each, then writes into ``<out>/`` (default ``results_dir(preset,
+tokenizer)``: ``results/<preset>-<tokenizer>``, so runs with EnCodec and melvq tokens never
+share a folder):
 
-- ``<corpus>/<model>/metrics.jsonl`` and ``checkpoint.pt`` (see ``wgpt_lite.train``);
-- ``results.md``: the table laid out like the paper's Tables 1-2, paper numbers beside ours,
-  and what the numbers were made from (short fingerprints of each corpus's content and
-  tokens, the code version);
-- ``results.json``: the same rows, for notebooks, with the fingerprints in full
-  (``provenance`` per corpus, ``code``);
-- ``curves.png``: validation loss per epoch, one panel per corpus (the paper's Figs. 2-3).
+- ``<corpus>/<model>/`` (seed 0) and ``<corpus>/<model>-seed<k>/``: ``metrics.jsonl``,
+  ``checkpoint.pt`` and, with early stopping, ``best.pt`` (see ``wgpt_lite.train``);
+- ``results.md``: the table laid out like the paper's Tables 1-2 (validation beside test,
+  mean ± sd over seeds, the two baselines of ``wgpt_lite.baselines``), paper numbers beside
+  ours; the differences hybrid − GPT-S, hybrid − GPT-L and GPT-L − GPT-S paired by seed with
+  95% intervals and a verdict per corpus; the mel controls (``wgpt_lite.controls``); and what
+  the numbers were made from (short fingerprints of each corpus's content and tokens, the code);
+- ``results.json``: the same, for notebooks, with the fingerprints in full;
+- ``curves.png``: validation loss per epoch, one panel per corpus, a line per seed (the
+  paper's loss curves); ``mel_gain.png``: hybrid − GPT-S NLL per context position.
 
 Run it again and it picks up where it stopped: finished models are only re-scored,
 half-trained ones resume from their checkpoint, both only when the checkpoint's recorded
 provenance matches today's corpus and tokens (a corpus rebuilt with other audio refits
 melvq: its old checkpoints are refused in one line, never scored on the new tokens).
 
-    python -m wgpt_lite reproduce --preset mini      # mini-speech + mini-music, ~6 min on 2 CPU cores
-    python -m wgpt_lite reproduce --preset paper     # librispeech + maestro, on a GPU
+    python -m wgpt_lite reproduce --preset mini             # mini-speech + mini-music on 2 CPU cores
+    python -m wgpt_lite reproduce --preset mini --seeds 3   # with intervals (docs/results.md)
+    python -m wgpt_lite reproduce --preset paper            # librispeech + maestro, on a GPU
 
 From Python, ``reproduce("mini", ["mini-speech", "mini-music"])`` does the same and
 returns the table's rows; ``train_model`` is one model on one corpus.
