@@ -85,3 +85,32 @@ def test_the_kit_parses_on_the_oldest_python_it_promises():
     assert tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"] == ">=3.10"
     for path in sorted((ROOT / "wgpt_lite").rglob("*.py")):
         ast.parse(path.read_text(), str(path), feature_version=(3, 10))  # no 3.11+ syntax
+
+
+def apt_calls(monkeypatch, missing: list[str], root: bool = True) -> list[tuple[list[str], dict]]:
+    """The commands ``install_system_packages`` would run, with their keyword arguments."""
+    calls = []
+
+    def record(command, **kwargs):
+        calls.append((command, kwargs))
+        return install.subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(install.subprocess, "run", record)
+    monkeypatch.setattr(install, "missing_packages", lambda: list(missing))
+    monkeypatch.setattr(install.os, "geteuid", lambda: 0 if root else 1000)
+    monkeypatch.setattr(install.shutil, "which", lambda name: f"/usr/bin/{name}")
+    assert install.install_system_packages() == missing
+    return calls
+
+
+def test_setup_refreshes_apt_and_shows_its_output_and_does_nothing_when_all_is_installed(monkeypatch, capsys):
+    (update, update_kw), (get, get_kw) = apt_calls(monkeypatch, ["pkg-a", "pkg-b"])
+    assert update[:2] == ["apt-get", "update"]  # a fresh Colab runtime has no package index
+    assert get[:2] == ["apt-get", "install"] and get[-2:] == ["pkg-a", "pkg-b"]
+    for kwargs in (update_kw, get_kw):  # apt's own messages reach the notebook: never discarded
+        assert "stdout" not in kwargs and "stderr" not in kwargs and "capture_output" not in kwargs
+    assert get_kw.get("check") is True
+    assert "$ apt-get update" in capsys.readouterr().err
+    assert apt_calls(monkeypatch, []) == []  # idempotent: a second run installs nothing
+    assert apt_calls(monkeypatch, ["pkg-a"], root=False) == []  # not root: the commands are printed instead
+    assert "sudo apt-get update -q && sudo apt-get install" in capsys.readouterr().err

@@ -34,7 +34,7 @@ from wgpt_lite.baselines import BASELINES, fit_baseline, score_baseline
 from wgpt_lite.batches import eval_crops, random_crops
 from wgpt_lite.budget import budget_line, comparison_seconds, measure_step_seconds
 from wgpt_lite.causality import future_leak, mel_influence, model_future_leak
-from wgpt_lite.controls import MEL_CONTROLS, control_mel, position_nll
+from wgpt_lite.controls import MEL_CONTROLS, control_mel, frame_nll, position_nll
 from wgpt_lite.corpora import (
     CORPORA,
     build_corpus,
@@ -70,6 +70,7 @@ from wgpt_lite.install import setup
 from wgpt_lite.inversion import mel_to_audio, tokens_to_audio
 from wgpt_lite.model import GPT, KVCache, MelEncoder, ModelConfig, WhisperGPT
 from wgpt_lite.own_audio import score_folder
+from wgpt_lite.plots import plot_gain_over_spectrogram
 from wgpt_lite.presets import (
     MODELS,
     PAPER_PARAMS,
@@ -99,6 +100,7 @@ from wgpt_lite.results import (
     results_table,
     run_folder,
     summarise_seeds,
+    trained_seeds,
     verdict_lines,
 )
 from wgpt_lite.settings import home_dir
@@ -116,4 +118,4 @@ from wgpt_lite.train import (
     train,
     update,
 )
-from wgpt_lite.widgets import spectrogram_explorer
+from wgpt_lite.widgets import gain_explorer, spectrogram_explorer

@@ -2,11 +2,13 @@
 
 Every model in the kit sees audio at 24 kHz, cut into 320-sample hops (75 frames a
 second), the frame grid of EnCodec's 24 kHz model. Mel frame ``t`` is a Hann
-window of ``N_FFT`` samples that *ends* at sample ``(t + 1) * HOP``: it sees
-exactly the samples EnCodec's causal encoder has seen when it emits token ``t``
-and nothing later. That is why there is no centring (which would look half a
-window ahead) and no per-clip normalisation (Whisper's ``max - 8`` clamp would
-tell frame ``t`` how loud the rest of the clip is).
+window of ``N_FFT`` samples that *ends* at sample ``(t + 1) * HOP``: like token
+``t`` of EnCodec's causal encoder, it sees no sample from ``(t + 1) * HOP`` on.
+It does not see the same past: the window reaches ``N_FFT`` samples back (zeros
+before the clip, so frames 0-2 hold zero padding), while EnCodec's encoder reaches
+further back. That is why there is no centring (which would look half a window
+ahead) and no per-clip normalisation (Whisper's ``max - 8`` clamp would tell frame
+``t`` how loud the rest of the clip is).
 """
 
 from __future__ import annotations

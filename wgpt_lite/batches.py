@@ -104,3 +104,13 @@ def eval_crops(dataset, context: int, n_crops: int, seed: int = 0) -> tuple[torc
     same corpus split are scored on the same stretches of audio.
     """
     return _crops(clip_arrays(dataset), context, n_crops, torch.Generator().manual_seed(seed))
+
+
+def clip_windows(n_frames: int, context: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` frames of the windows a whole clip is scored in: ``context + 1`` frames each,
+    a window starting on the last frame of the one before, so each frame after the first is a target once.
+
+    >>> clip_windows(n_frames=70, context=32)
+    [(0, 33), (32, 65), (64, 70)]
+    """
+    return [(start, min(start + context + 1, n_frames)) for start in range(0, n_frames - 1, context)]

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import torch
 
+from wgpt_lite.batches import clip_windows
 from wgpt_lite.errors import TrainingError
 
 MEL_CONTROLS = ("true", "other-clip", "zeros", "behind", "ahead")
@@ -84,3 +85,31 @@ def position_nll(model, batch: tuple[torch.Tensor, torch.Tensor], batch_size: in
         total += nll.sum(0).double().cpu()
     model.train(was_training)
     return (total / tokens.shape[0]).float()
+
+
+@torch.no_grad()
+def frame_nll(model, tokens: torch.Tensor, mel: torch.Tensor) -> torch.Tensor:
+    """NLL (nats) of every predicted frame of one clip: tokens [T], mel [T, n_mels] -> FloatTensor [T - 1].
+
+    Entry ``t`` is the NLL of token ``t + 1`` at position ``t``, having seen tokens (and, for the
+    hybrid, mel frames) up to ``t``. A clip longer than the model's context is scored in the
+    consecutive windows of ``batches.clip_windows`` (as ``evaluate --audio`` scores your audio), so
+    every frame after the first is predicted exactly once; the first prediction of each window sees
+    one frame. GPT ignores ``mel``. GPT-S's minus the hybrid's, frame by frame, shows where in
+    the clip the spectrogram helps (``plots.plot_gain_over_spectrogram``).
+    """
+    if tokens.shape[0] < 2 or mel.shape[0] != tokens.shape[0]:
+        raise TrainingError(
+            f"frame_nll needs at least 2 aligned frames: tokens {tuple(tokens.shape)}, mel {tuple(mel.shape)}"
+        )
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    nll = []
+    for start, stop in clip_windows(tokens.shape[0], model.config.context):
+        ids = tokens[None, start:stop].long().to(device)
+        frames = mel[None, start:stop].float().to(device)
+        logits, _ = model(ids[:, :-1], mel=frames[:, :-1])
+        nll.append(torch.nn.functional.cross_entropy(logits[0].float(), ids[0, 1:], reduction="none").cpu())
+    model.train(was_training)
+    return torch.cat(nll)

@@ -60,19 +60,33 @@ def missing_packages() -> list[str]:
     return missing
 
 
+APT_UPDATE = ["apt-get", "update", "-q"]
+
+
 def install_system_packages() -> list[str]:
-    """apt-get the missing packages when root; otherwise print the command. Returns what was missing."""
+    """apt-get the missing packages when root; otherwise print the commands. Returns what was missing.
+
+    Idempotent: nothing runs when every package is installed. apt's own output is shown
+    (on Colab it is the only clue when a package cannot be found); the package index is
+    refreshed first, because a fresh Colab runtime or container has none or a stale one.
+    """
     missing = missing_packages()
     if not missing:
+        print(f"system packages: all {len(system_packages())} installed", file=sys.stderr)
         return []
     command = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing]
     if os.geteuid() != 0 or not shutil.which("apt-get"):
-        print("Missing system packages. Run once:\n  sudo " + " ".join(command), file=sys.stderr)
+        print(
+            "Missing system packages. Run once:\n  sudo " + " ".join(APT_UPDATE) + " && sudo " + " ".join(command),
+            file=sys.stderr,
+        )
         return missing
-    print("apt-get install " + " ".join(missing), file=sys.stderr)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], env=env)  # a stale index is not fatal: install may still work
-    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+    print("$ " + " ".join(APT_UPDATE), file=sys.stderr, flush=True)
+    if subprocess.run(APT_UPDATE, env=env).returncode != 0:  # a stale index is not fatal: install may still work
+        print("apt-get update failed (output above); trying the install with the index there is", file=sys.stderr)
+    print("$ " + " ".join(command), file=sys.stderr, flush=True)
+    subprocess.run(command, env=env, check=True)
     return missing
 
 
@@ -98,8 +112,14 @@ def install_kit(extras: str | None = None) -> None:
     with tempfile.TemporaryDirectory() as folder:
         constraints = Path(folder) / "held.txt"
         constraints.write_text("\n".join(held_versions()) + "\n")
-        pip = [sys.executable, "-m", "pip", "install", "-q"]
+        pip = [sys.executable, "-m", "pip", "install", "-q"]  # -q: progress bars off, errors and warnings shown
+        print(
+            f"$ pip install -e {ROOT}[{extras}] (holding {', '.join(held_versions()) or 'nothing'})",
+            file=sys.stderr,
+            flush=True,
+        )
         subprocess.run([*pip, "-c", str(constraints), "-e", f"{ROOT}[{extras}]"], check=True)
+        print(f"$ pip install --no-deps {ENCODEC}", file=sys.stderr, flush=True)
         subprocess.run([*pip, "--no-deps", ENCODEC], check=True)
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 import torch
 
 from wgpt_lite.audio import HOP, SAMPLE_RATE, crop_to_frames, load_audio
+from wgpt_lite.batches import clip_windows
 from wgpt_lite.corpora import SILENT_PEAK
 from wgpt_lite.device import pick_device, pick_precision
 from wgpt_lite.errors import AudioError, DataError
@@ -103,12 +104,6 @@ def read_folder(folder: str | os.PathLike, option: str = "--audio") -> tuple[lis
             f"(e.g. {skipped[0]['item']}: {skipped[0]['reason']}); give it readable recordings that are not silent"
         )
     return clips, skipped
-
-
-def clip_windows(n_frames: int, context: int) -> list[tuple[int, int]]:
-    """``(start, stop)`` frames of the windows a clip is scored in: ``context + 1`` frames each,
-    a window starting on the last frame of the one before, so each frame after the first is a target once."""
-    return [(start, min(start + context + 1, n_frames)) for start in range(0, n_frames - 1, context)]
 
 
 def score_folder(

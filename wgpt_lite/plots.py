@@ -230,3 +230,53 @@ def as_image(fig, dpi: int = 100):
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
     return Image(data=buffer.getvalue(), format="png")
+
+
+def plot_gain_over_spectrogram(
+    mel: torch.Tensor,
+    gain: torch.Tensor,
+    title: str = "where the mel helps: GPT-S NLL − hybrid NLL, frame by frame",
+    start: int = 0,
+    smooth: int = 15,
+):
+    """Log-mel [T, 64] of a clip on top; below it, on the same time axis, the NLL gain per frame.
+
+    ``gain[t]`` is GPT-S's NLL minus the hybrid's for the prediction made at frame ``t`` (of
+    token ``t + 1``, from what was heard up to frame ``t``; ``controls.frame_nll`` of each model),
+    so it has ``T - 1`` entries (``T`` are accepted too). Positive (green): the hybrid predicts that
+    frame's next token better. The black line is its running mean over ``smooth`` frames. ``start``
+    is the clip frame ``mel[0]`` is, so a window of a long clip keeps the clip's seconds on x.
+    """
+    import matplotlib.pyplot as plt
+
+    frames = mel.shape[0]
+    gain = gain.detach().float().cpu()[:frames]
+    t0 = start / FRAME_RATE
+    fig, axes = plt.subplots(2, 1, figsize=(11, 5.5), sharex=True, height_ratios=(2, 1), constrained_layout=True)
+    image = axes[0].imshow(
+        mel.T.float().cpu().numpy(),
+        origin="lower",
+        aspect="auto",
+        cmap="magma",
+        extent=(t0, t0 + frames / FRAME_RATE, 0, mel.shape[1]),
+    )
+    axes[0].set(ylabel="mel bin", title="causal log-mel")
+    # One colour bar for both panels keeps their frame axes the same width (aligned column by column).
+    fig.colorbar(image, ax=list(axes), pad=0.01, shrink=0.6, anchor=(0.0, 1.0), label="(log10 power + 4) / 4")
+    left = t0 + torch.arange(gain.shape[0]) / FRAME_RATE  # bar t covers frame t's column
+    colours = ["tab:green" if g >= 0 else "tab:red" for g in gain.tolist()]
+    axes[1].bar(left.numpy(), gain.numpy(), width=1 / FRAME_RATE, align="edge", color=colours, linewidth=0)
+    if smooth > 1 and gain.shape[0] >= smooth:
+        kernel = torch.ones(1, 1, smooth) / smooth
+        running = torch.nn.functional.conv1d(gain[None, None], kernel, padding=smooth // 2)[0, 0, : gain.shape[0]]
+        axes[1].plot((left + 0.5 / FRAME_RATE).numpy(), running.numpy(), color="black", lw=1.2)
+    axes[1].axhline(0, color="0.4", lw=0.8)
+    axes[1].set(
+        xlabel="time (s)",
+        ylabel="GPT-S − hybrid\n(nats)",
+        xlim=(t0, t0 + frames / FRAME_RATE),
+        title=f"above 0: the mel helped; mean {gain.mean():+.3f} nats over {gain.shape[0]} frames",
+    )
+    if title:
+        fig.suptitle(title)
+    return fig

@@ -14,7 +14,7 @@ import sys
 import torch
 
 from wgpt_lite.audio import HOP, N_FFT, SAMPLE_RATE
-from wgpt_lite.plots import explorer_figure
+from wgpt_lite.plots import explorer_figure, plot_gain_over_spectrogram
 
 WINDOW_CHOICES = (512, 1024, 2048)
 
@@ -80,3 +80,45 @@ def spectrogram_explorer(clips: dict[str, torch.Tensor], frame: int = 40, n_fft:
     redraw()
     replay()
     return widgets.VBox([widgets.HBox([clip, position, window]), player, view])
+
+
+def gain_explorer(mel: torch.Tensor, gain: torch.Tensor, window: int = 375, title: str = ""):
+    """Scrub through a long clip: its log-mel and the hybrid's NLL gain, ``window`` frames at a time.
+
+    ``mel`` [T, 64] and ``gain`` [T - 1] (GPT-S's per-frame NLL minus the hybrid's, from
+    ``controls.frame_nll``) as ``plots.plot_gain_over_spectrogram`` draws them; a slider moves the
+    window (375 frames = 5 s). Without a widget front end it draws the first window as a static figure.
+    """
+    frames = mel.shape[0]
+    window = max(2, min(window, frames))
+    label = title or "GPT-S NLL − hybrid NLL over the spectrogram"
+
+    def draw(start: int, suffix: str = ""):
+        stop = start + window
+        return plot_gain_over_spectrogram(mel[start:stop], gain[start:stop], title=label + suffix, start=start)
+
+    if not widgets_available():
+        return draw(0, " (static view: no widget front end)")
+
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    position = widgets.IntSlider(
+        value=0,
+        min=0,
+        max=frames - window,
+        step=max(1, window // 10),
+        description="from frame",
+        continuous_update=False,
+    )
+    view = widgets.Output()
+
+    def redraw(_=None):
+        with view:
+            view.clear_output(wait=True)
+            draw(position.value)
+            plt.show()
+
+    position.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([position, view])
