@@ -230,3 +230,23 @@ def test_a_sweep_pairs_each_variant_with_the_base_seed_by_seed(tmp_path):
     assert rows[1]["minus_base"]["mean"] == pytest.approx(sum(expected) / 2)
     assert (tmp_path / "sweep-sample-music.png").stat().st_size > 0
     assert "| n_mel_layer=2 |" in (tmp_path / "sweep-sample-music.md").read_text()
+
+
+def test_a_checkpoint_from_before_a_setting_existed_counts_as_its_default(speech, tmp_path):
+    config = wl.train_config("smoke", steps=4, epoch_steps=2)
+    run = wl.RunInfo(model="hybrid", preset="smoke", corpus="sample-speech", tokenizer="melvq")
+
+    def resume(config):
+        model = wl.build_model("hybrid", "smoke", vocab_size=speech.tokenizer.vocab_size)
+        return wl.train(model, speech.train, speech.validation, config, tmp_path, run, resume=True, progress=False)
+
+    wl.train(
+        wl.build_model("hybrid", "smoke", vocab_size=speech.tokenizer.vocab_size),
+        speech.train, speech.validation, config, tmp_path, run, until=2, progress=False,
+    )  # fmt: skip
+    checkpoint = torch.load(tmp_path / CHECKPOINT, weights_only=True)
+    del checkpoint["model_config"]["fusion"], checkpoint["train_config"]["patience"]  # as an older kit wrote them
+    torch.save(checkpoint, tmp_path / CHECKPOINT)
+    with pytest.raises(wl.CheckpointError, match=r"patience 0 \(this run: 2\)"):
+        resume(wl.train_config("smoke", steps=4, epoch_steps=2, patience=2))
+    assert resume(config)["step"] == 4

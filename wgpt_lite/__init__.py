@@ -88,6 +88,7 @@ from wgpt_lite.reproduce import (
     score_checkpoint,
     score_controls,
     scored_weights,
+    table_split,
     train_model,
 )
 from wgpt_lite.results import (

@@ -52,7 +52,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
 import torch
@@ -193,18 +193,20 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
 def check_identity(checkpoint: dict, run: RunInfo, model: GPT, config: TrainConfig, path: Path) -> None:
     """Refuse, in words, a checkpoint of another model, preset, corpus, tokenizer, shape or budget."""
 
-    def differences(saved: dict, wanted: dict, ignore=()) -> list[str]:
+    def differences(saved: dict, wanted, ignore=()) -> list[str]:
+        # A field the checkpoint lacks was added to the kit later: the run that wrote it had its default.
+        defaults = {f.name: f.default for f in fields(wanted) if f.default is not MISSING}
         return [
-            f"{key} {saved.get(key)!r} (this run: {value!r})"
-            for key, value in wanted.items()
-            if key not in ignore and saved.get(key) != value
+            f"{key} {saved.get(key, defaults.get(key))!r} (this run: {value!r})"
+            for key, value in asdict(wanted).items()
+            if key not in ignore and saved.get(key, defaults.get(key)) != value
         ]
 
     # The first list that differs says it best: a model name before the shapes that follow from it.
     differ = (
-        differences(checkpoint.get("run", {}), asdict(run))
-        or differences(checkpoint.get("model_config", {}), asdict(model.config))
-        or differences(checkpoint.get("train_config", {}), asdict(config), ignore=("compile",))
+        differences(checkpoint.get("run", {}), run)
+        or differences(checkpoint.get("model_config", {}), model.config)
+        or differences(checkpoint.get("train_config", {}), config, ignore=("compile",))
     )
     if differ:
         raise CheckpointError(
