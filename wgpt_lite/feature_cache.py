@@ -363,6 +363,7 @@ def _assemble(final: Path, shards: Path, count: int, corpus: str, split: str, to
     records = [json.loads((shards / name / SHARD_DONE).read_text()) for name in names]
     skipped = [item for record in records for item in record["skipped"]]
     if not any(record["clips"] for record in records):
+        remove(shards)  # nothing in them to keep: mending the corpus changes its fingerprint, hence the key
         raise DataError(f"{corpus}/{split}: no usable clip ({len(skipped)} skipped, e.g. {skipped[:1]})")
     claimed = temporary_sibling(shards, "old")  # put back by clear_leftovers if this process dies
     try:
