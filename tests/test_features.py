@@ -106,7 +106,10 @@ def test_a_crash_mid_extraction_leaves_no_trusted_cache(home, monkeypatch):
     monkeypatch.setattr(feat, "clip_features", crash_on_second)
     with pytest.raises(RuntimeError, match="killed"):
         wl.features("sample-speech", "train", "melvq")
-    assert not (home / "features").exists() or not any((home / "features").iterdir())
+    # Nothing trusted: no cache, and no complete shard (the split's 2 clips make one shard).
+    assert not list(home.glob(f"features/*/{feat.EXTRACTION}")) and not list(
+        home.glob(f"features/*/*/{feat.SHARD_DONE}")
+    )
     monkeypatch.setattr(feat, "clip_features", real)
     assert len(wl.features("sample-speech", "train", "melvq")) == 2
 

@@ -9,7 +9,7 @@ created.
     env        what this machine gives the kit            environment.environment_report
     setup      system packages and the kit itself         install.setup
     demo       the front end of one clip, to a PNG        demo.front_end_demo
-    data       build, list and extract corpora            corpora.build_corpus, feature_cache.features
+    data       build, list and extract corpora            corpora.build_corpus, feature_cache.extract_features
     train      one model on one corpus                    reproduce.train_model
     evaluate   score a checkpoint, or several on --audio  reproduce.score_checkpoint, own_audio.score_folder
     reproduce  the paper's experiment                     reproduce.reproduce
@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from wgpt_lite import install
+from wgpt_lite import distributed, install
 from wgpt_lite.atomic import check_folder_can_be_written, writable_folder, write_text
 from wgpt_lite.audio import HOP, SAMPLE_RATE, crop_to_frames, load_audio, log_mel, save_audio
 from wgpt_lite.corpora import (
@@ -46,7 +46,7 @@ from wgpt_lite.demo import front_end_demo
 from wgpt_lite.device import pick_device
 from wgpt_lite.environment import environment_report, format_report
 from wgpt_lite.errors import CheckpointError, DataError, ModelError, WgptError
-from wgpt_lite.feature_cache import features
+from wgpt_lite.feature_cache import corpus_tokenizer, extract_features
 from wgpt_lite.generate import checkpoint_tokenizer, continue_clip, load_for_generation
 from wgpt_lite.own_audio import score_folder
 from wgpt_lite.plots import plot_continuation
@@ -251,8 +251,10 @@ def _add_data(commands) -> None:
     extract = actions.add_parser(
         "features",
         help="extract (or reuse) the feature cache of a corpus split",
-        description="Extract tokens + log-mel for a corpus split into the feature "
-        "cache (a cache hit when nothing changed).",
+        description="Extract tokens + log-mel for a corpus split into the feature cache (a cache hit when nothing "
+        "changed). It fills in shards, so a killed extraction resumes where it stopped. In parallel: "
+        "`torchrun --nproc_per_node N -m wgpt_lite data features ...` (one process per GPU), or N independent "
+        "processes, each with --workers N --worker I; the last to finish writes the cache.",
     )
     extract.add_argument("name", type=_corpus, help=CORPUS_HELP)
     extract.add_argument("--split", default="train", help="split (default train)")
@@ -261,6 +263,12 @@ def _add_data(commands) -> None:
         default="auto",
         choices=TOKENIZERS,
         help="tokenizer (default auto: encodec when its weights load, else melvq)",
+    )
+    extract.add_argument(
+        "--workers", type=_count, default=1, help="independent processes sharing the extraction (default 1)"
+    )
+    extract.add_argument(
+        "--worker", type=int, default=0, help="which of the --workers this process is, 0 to N-1 (default 0)"
     )
     extract.set_defaults(func=_cmd_features)
 
@@ -343,10 +351,27 @@ def _cmd_list(args) -> None:
 
 def _cmd_features(args) -> None:
     started = time.perf_counter()
-    dataset = features(args.name, args.split, args.tokenizer)
+    workers, worker = args.workers, args.worker
+    if distributed.world_size() > 1:  # under torchrun, each rank is a worker
+        if args.workers > 1:
+            raise DataError("--workers is for processes started by hand; under torchrun leave it out")
+        workers, worker = distributed.world_size(), distributed.rank()
+    if not 0 <= worker < workers:
+        raise DataError(f"--worker {worker} is not one of the {workers} --workers; give 0 to {workers - 1}")
+    with distributed.process_group():
+        with distributed.rank_zero_first():  # melvq is fitted once, by rank 0, and then loaded by all
+            tok = corpus_tokenizer(args.name, args.tokenizer)
+        final = extract_features(args.name, args.split, tok, worker, workers)
+    if final is None:
+        print(
+            f"{args.name}/{args.split}: worker {worker} of {workers} done; the last worker to finish writes the cache"
+        )
+        return
+    info = json.loads((final / "extraction.json").read_text())
+    report_skipped(f"{args.name}/{args.split}", info["skipped"], "clips")
     print(
-        f"{args.name}/{args.split}: {len(dataset)} clips, {sum(dataset['seconds']) / 60:.1f} min, "
-        f"{time.perf_counter() - started:.1f} s; cache {Path(dataset.cache_files[0]['filename']).parent}"
+        f"{args.name}/{args.split}: {info['clips']} clips, {info['seconds'] / 60:.1f} min, "
+        f"{time.perf_counter() - started:.1f} s; cache {final}"
     )
 
 
@@ -517,13 +542,17 @@ def _check_device_and_out(args) -> None:
 def _cmd_train(args) -> None:
     preset = args.preset or default_preset()
     config = train_config(preset, seed=args.seed, **_budget(args))
+    distributed.check_batch(config.batch_size)  # under torchrun: before any rank waits for another
     _check_device_and_out(args)
-    data = CorpusData(args.corpus, args.tokenizer, config)
-    out = Path(args.out) if args.out else results_dir(preset, data.tokenizer)
-    row = train_model(
-        args.model, data, preset, config, out, resume=args.resume, device=args.device, progress=args.progress
-    )
-    print(scores_line(row))
+    with distributed.process_group():
+        with distributed.rank_zero_first():  # rank 0 extracts the features, the others then read them
+            data = CorpusData(args.corpus, args.tokenizer, config)
+        out = Path(args.out) if args.out else results_dir(preset, data.tokenizer)
+        row = train_model(
+            args.model, data, preset, config, out, resume=args.resume, device=args.device, progress=args.progress
+        )
+    if distributed.is_main():
+        print(scores_line(row))
 
 
 def _cmd_evaluate(args) -> None:
@@ -556,20 +585,24 @@ def _cmd_reproduce(args) -> None:
     preset = args.preset or default_preset()
     corpora = _names(args.corpus or ",".join(preset_corpora(preset)), corpus_names(), "corpus", DataError)
     models = tuple(_names(args.models, MODELS, "model", ModelError))
+    distributed.check_batch(train_config(preset, **_budget(args)).batch_size)
     _check_device_and_out(args)
     tokenizer = tokenizer_name(args.tokenizer)  # "auto" decided once (it may try a download)
     out = Path(args.out) if args.out else results_dir(preset, tokenizer)
-    rows = reproduce(
-        preset,
-        corpora,
-        tokenizer,
-        out,
-        models,
-        seeds=args.seeds,
-        device=args.device,
-        progress=args.progress,
-        **_budget(args),
-    )
+    with distributed.process_group():
+        rows = reproduce(
+            preset,
+            corpora,
+            tokenizer,
+            out,
+            models,
+            seeds=args.seeds,
+            device=args.device,
+            progress=args.progress,
+            **_budget(args),
+        )
+    if not distributed.is_main():
+        return
     for row in rows:
         print(scores_line(row))
     print(f"wrote {out / 'results.md'}, {out / 'curves.png'} and the logs under {out}/")

@@ -10,7 +10,14 @@ corpus's content (manifest and audio, ``corpora.corpus_fingerprint``),
 settings and ``FEATURE_VERSION``. A rebuilt corpus, a replaced clip or another codebook is
 a new key, never a stale hit.
 
-The cache is written into a temporary folder and renamed when complete; a folder is
+The cache fills in shards of ``SHARD_CLIPS`` clips, in manifest order, each written into a
+temporary folder and renamed when complete (``<cache>.shards/shard-00003/``), so a killed
+extraction resumes at the first missing shard. Shards can be made by several processes at
+once (``extract_features(..., worker, workers)``: ``data features --workers N --worker I``,
+or ``torchrun ... data features``); the one that finds every shard complete concatenates
+them into the cache folder (written into a temporary folder and renamed) and deletes them.
+The shards are fixed by the clip count, not by the number of workers, so any number of
+workers, killed and resumed or not, makes the same cache. A folder is
 trusted only when its ``extraction.json`` (written last) is there. It records the
 provenance, the code that extracted (``code_version``) and the clips it skipped, which
 every later ``features`` call lists again on stderr. Whatever is made from the features
@@ -54,6 +61,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
+import os
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -64,7 +73,7 @@ import numpy as np
 import torch
 
 from wgpt_lite import audio
-from wgpt_lite.atomic import building_folder, publish
+from wgpt_lite.atomic import building_folder, clear_leftovers, publish, remove, temporary_sibling
 from wgpt_lite.corpora import corpus_changes, corpus_fingerprint, corpus_spec, load_clip, read_manifest, report_skipped
 from wgpt_lite.errors import AudioError, DataError
 from wgpt_lite.settings import REPO_ROOT, home_dir
@@ -86,6 +95,10 @@ EXTRACT_THREADS = 2  # measured on 2 cores: see data/README.md
 ENCODEC_BATCH_SECONDS = 120
 PROGRESS_MIN_CLIPS = 20  # smaller splits extract in seconds: no progress bar
 EXTRACTION = "extraction.json"  # written last into a cache folder: what made it, what it skipped
+# Clips per shard: a killed extraction loses at most one shard per worker. 256 LibriSpeech
+# clips are about 50 minutes of audio, enough for EnCodec's length-sorted batches on a GPU.
+SHARD_CLIPS = 256
+SHARD_DONE = "shard.json"  # written last into a shard: its clips, what it skipped, how long it took
 
 
 def settings_key(**parts) -> str:
@@ -288,36 +301,98 @@ def features(corpus: str, split: str, tokenizer="auto"):
     """
     import datasets
 
-    rows = read_manifest(corpus, split)
     tok = corpus_tokenizer(corpus, tokenizer)
-    final = home_dir() / "features" / f"{corpus}-{split}-{tok.name}-{feature_key(corpus, split, tok)}"
-    if not (final / EXTRACTION).is_file():
-        _build_cache(final, corpus, split, rows, tok)
+    final = extract_features(corpus, split, tok)
     report_skipped(f"{corpus}/{split}", json.loads((final / EXTRACTION).read_text())["skipped"], "clips")
     return datasets.load_from_disk(str(final))
 
 
-def _build_cache(final: Path, corpus: str, split: str, rows: list[dict], tok) -> None:
+def feature_folder(corpus: str, split: str, tokenizer) -> Path:
+    """Where the cache of ``features(corpus, split, tokenizer)`` lives (``tokenizer``: an object, for its settings)."""
+    return home_dir() / "features" / f"{corpus}-{split}-{tokenizer.name}-{feature_key(corpus, split, tokenizer)}"
+
+
+def extract_features(corpus: str, split: str, tokenizer="auto", worker: int = 0, workers: int = 1) -> Path | None:
+    """Make the missing shards of the cache of ``corpus``/``split`` that fall to ``worker`` of ``workers``
+    (every ``workers``-th, from the ``worker``-th), then, when every shard is there, the cache itself.
+
+    Returns the cache folder once it is complete; None while other workers' shards are missing
+    (the last worker to finish assembles the cache). Workers need no other coordination: run
+    them at the same time or one after the other, kill them and run them again.
+    """
+    tok = corpus_tokenizer(corpus, tokenizer)
+    rows = read_manifest(corpus, split)
+    final = feature_folder(corpus, split, tok)
+    shards = final.with_name(f"{final.name}.shards")
+    count = math.ceil(len(rows) / SHARD_CLIPS)
+    clear_leftovers(shards)  # puts back the shards of an assembly that was killed
+    for number in range(worker, count, workers):
+        shard = shards / f"shard-{number:05d}"
+        if (final / EXTRACTION).is_file():
+            break
+        if not (shard / SHARD_DONE).is_file():
+            part = rows[number * SHARD_CLIPS : (number + 1) * SHARD_CLIPS]
+            desc = f"{corpus}/{split} features" + (f", shard {number + 1}/{count}" if count > 1 else "")
+            _build_shard(shard, corpus, split, part, tok, desc)
+    if not (final / EXTRACTION).is_file():
+        if not all((shards / f"shard-{number:05d}" / SHARD_DONE).is_file() for number in range(count)):
+            return None  # other workers' shards are still missing
+        _assemble(final, shards, count, corpus, split, tok)
+    if not (final / EXTRACTION).is_file():
+        return None  # another worker, finishing at the same moment, assembles it
+    remove(shards)
+    return final
+
+
+def _build_shard(shard: Path, corpus: str, split: str, rows: list[dict], tok, desc: str) -> None:
     started = time.perf_counter()
-    made_from = provenance(corpus, tok)  # what the key was made of
+    with building_folder(shard) as tmp:
+        kept, skipped = _extract(corpus, rows, tok, desc)
+        if kept:
+            _quiet_save(to_dataset(kept, f"{corpus}/{split}"), tmp)
+        record = {"clips": len(kept), "skipped": skipped, "extract_seconds": time.perf_counter() - started}
+        (tmp / SHARD_DONE).write_text(json.dumps(record) + "\n")  # last: marks it complete
+        publish(tmp, shard, SHARD_DONE)
+
+
+def _assemble(final: Path, shards: Path, count: int, corpus: str, split: str, tok) -> None:
+    """The cache folder from ``count`` complete shards, in order; then the shards are deleted."""
+    import datasets
+
+    names = [f"shard-{number:05d}" for number in range(count)]
+    records = [json.loads((shards / name / SHARD_DONE).read_text()) for name in names]
+    skipped = [item for record in records for item in record["skipped"]]
+    if not any(record["clips"] for record in records):
+        remove(shards)  # nothing in them to keep: mending the corpus changes its fingerprint, hence the key
+        raise DataError(f"{corpus}/{split}: no usable clip ({len(skipped)} skipped, e.g. {skipped[:1]})")
+    claimed = temporary_sibling(shards, "old")  # put back by clear_leftovers if this process dies
+    try:
+        os.replace(shards, claimed)  # of workers finishing together, the one whose rename succeeds assembles
+    except FileNotFoundError:
+        return
     with building_folder(final) as tmp:
-        dataset, skipped = _extract(corpus, split, rows, tok)
+        parts = [
+            datasets.load_from_disk(str(claimed / name)) for name, record in zip(names, records) if record["clips"]
+        ]
+        dataset = datasets.concatenate_datasets(parts)  # the description: "corpus/split" (batches.py names it)
         _quiet_save(dataset, tmp)
         info = {
             "split": split,
-            "provenance": made_from,
+            "provenance": provenance(corpus, tok),  # what the key was made of
             # where the tokenizer was loaded from: information for people, its settings() identify it
             "tokenizer_file": str(getattr(tok, "weights", None) or getattr(tok, "path", None)),
             "code": code_version(),
             "clips": len(dataset),
             "seconds": round(sum(dataset["seconds"]), 2),
-            "extract_seconds": round(time.perf_counter() - started, 2),
+            "extract_seconds": round(sum(record["extract_seconds"] for record in records), 2),  # over all workers
+            "shards": count,
             "device": str(getattr(tok, "device", "cpu")),
             "batched": encodes_in_batches(tok),
             "skipped": skipped,
         }
         (tmp / EXTRACTION).write_text(json.dumps(info, indent=1) + "\n")  # last: marks it complete
         publish(tmp, final, EXTRACTION)
+    remove(claimed)
 
 
 def _quiet_save(dataset, path: Path) -> None:
@@ -368,8 +443,8 @@ def length_batches(seconds: list[float], max_seconds: float) -> list[list[int]]:
     return batches
 
 
-def _extract(corpus: str, split: str, rows: list[dict], tok):
-    desc = f"{corpus}/{split} features"
+def _extract(corpus: str, rows: list[dict], tok, desc: str) -> tuple[list, list[dict]]:
+    """(kept clips as ``_cached_row`` triples, skipped clips with their reasons) of ``rows``, in order."""
 
     def one(row):
         try:
@@ -381,11 +456,7 @@ def _extract(corpus: str, split: str, rows: list[dict], tok):
         results = (
             _encode_in_batches(corpus, rows, tok, desc) if encodes_in_batches(tok) else _map_clips(one, rows, desc)
         )
-    kept = [r for r in results if isinstance(r, tuple)]
-    skipped = [r for r in results if isinstance(r, dict)]
-    if not kept:
-        raise DataError(f"{corpus}/{split}: no usable clip ({len(skipped)} skipped, e.g. {skipped[:1]})")
-    return to_dataset(kept, f"{corpus}/{split}"), skipped
+    return [r for r in results if isinstance(r, tuple)], [r for r in results if isinstance(r, dict)]
 
 
 def _encode_in_batches(corpus: str, rows: list[dict], tok: EncodecTokenizer, desc: str) -> list:

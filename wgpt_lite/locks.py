@@ -40,10 +40,11 @@ import socket
 import sys
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
 
+from wgpt_lite.distributed import is_main
 from wgpt_lite.errors import TrainingError
 
 try:
@@ -76,12 +77,16 @@ def run_lock(run_dir: str | os.PathLike) -> Iterator[Path]:
 
 
 def holding_run_lock(function):
-    """Decorator: call ``function`` while holding ``run_lock`` of its ``run_dir`` argument."""
+    """Decorator: call ``function`` while holding ``run_lock`` of its ``run_dir`` argument.
+
+    Under torchrun, rank 0 alone holds it: it alone writes the folder (``wgpt_lite.distributed``).
+    """
     signature = inspect.signature(function)
 
     @functools.wraps(function)
     def locked(*args, **kwargs):
-        with run_lock(signature.bind(*args, **kwargs).arguments["run_dir"]):
+        run_dir = signature.bind(*args, **kwargs).arguments["run_dir"]
+        with run_lock(run_dir) if is_main() else nullcontext():
             return function(*args, **kwargs)
 
     return locked

@@ -40,6 +40,7 @@ from pathlib import Path
 
 import torch
 
+from wgpt_lite import distributed
 from wgpt_lite.atomic import writable_folder, write_text
 from wgpt_lite.baselines import BASELINES, fit_baseline, score_baseline
 from wgpt_lite.batches import eval_crops
@@ -233,7 +234,8 @@ def reproduce(
     started = time.perf_counter()
     rows, made_from, controls = [], {}, {}
     for corpus in corpora:
-        data = CorpusData(corpus, tokenizer, config)
+        with distributed.rank_zero_first():  # under torchrun: rank 0 extracts, the others read its cache
+            data = CorpusData(corpus, tokenizer, config)
         made_from[corpus] = data.provenance
         rows += data.baseline_rows()
         trained = [
@@ -246,6 +248,8 @@ def reproduce(
         rows += trained
         if "hybrid" in models:
             controls[corpus] = score_controls(data, trained, config)
+    if not distributed.is_main():
+        return rows  # under torchrun, rank 0 alone writes the results
     differences = paired_differences(rows)
     write_text(
         out / "results.md",

@@ -33,6 +33,10 @@ run writes in its folder:
 - ``.lock``: held while a run writes the folder, naming its process (``wgpt_lite.locks``):
   a second writer is refused. Empty between runs.
 
+**Several processes.** Under ``torchrun`` the same loop trains with DistributedDataParallel
+(``wgpt_lite.distributed``): the global batch stays ``batch_size`` crops, split over the
+ranks; rank 0 alone logs and writes; the curve is that of one process.
+
 **Provenance.** ``train`` reads what its training data is made of from the feature cache
 it came from (``feature_cache.data_provenance``: the corpus's content fingerprint, the
 tokenizer's codebook or weights hash, mel and extraction settings). Resuming, and
@@ -58,6 +62,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from wgpt_lite import distributed
 from wgpt_lite.atomic import atomic_path, write_text
 from wgpt_lite.audio import FRAME_RATE
 from wgpt_lite.batches import random_crops
@@ -318,17 +323,22 @@ def train(
     ``until`` stops (with a checkpoint) after that step, as if interrupted, e.g. to look
     at a notebook's curves before going on. ``on_eval(run, record)`` sees every evaluation
     record: first those already logged by earlier sessions of this run, then each new one.
+    Under torchrun, every rank calls ``train`` alike; rank 0 writes, and alone calls ``on_eval``.
     """
+    distributed.check_batch(config.batch_size)
+    main = distributed.is_main()  # the rank that logs and writes; True for a single process
+    on_eval = on_eval if main else None
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint_path, metrics_path = run_dir / CHECKPOINT, run_dir / METRICS
     control = check_control(config.mel_control)
     eval_batch = control_batch(eval_batch, control)
-    device = pick_device(device)
+    device = distributed.local_device(pick_device(device))
     precision = pick_precision(device)
     epoch_steps = steps_per_epoch(train_data, config)
     raw_model = model.to(device)
     model = torch.compile(raw_model) if config.compile else raw_model
+    forward = distributed.wrap(model, device)  # under torchrun: DDP, which averages the gradients in backward
 
     optimizer = make_optimizer(raw_model, config, device)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, config))
@@ -353,6 +363,7 @@ def train(
             **asdict(run),
             "params": raw_model.num_params(),
             "device": str(device),
+            "processes": distributed.world_size(),
             "precision": precision,
             "epoch_steps": epoch_steps,
             "model_config": asdict(raw_model.config),
@@ -360,7 +371,8 @@ def train(
             "provenance": made_from,
             "code": code_version(),
         }
-        write_text(metrics_path, json.dumps(header) + "\n")
+        if main:
+            write_text(metrics_path, json.dumps(header) + "\n")
 
     started = time.perf_counter()
 
@@ -379,7 +391,13 @@ def train(
             "model": raw_model.state_dict(),
         }
 
+    def write_best():
+        if main:
+            save_checkpoint(run_dir / BEST, weights_state())
+
     def write_checkpoint():
+        if not main:
+            return
         save_checkpoint(
             checkpoint_path,
             {
@@ -400,24 +418,26 @@ def train(
     model.train()
     with (
         _progress_bar(
-            progress, initial=step, total=config.steps, desc=f"{run.model} on {run.corpus} ({run.tokenizer})"
+            progress and main, initial=step, total=config.steps, desc=f"{run.model} on {run.corpus} ({run.tokenizer})"
         ) as bar,
-        open(metrics_path, "a") as log,
+        open(metrics_path if main else os.devnull, "a") as log,  # the other ranks log nowhere
     ):
         while step < stop and not stopping["stopped"]:
-            tokens, mel = control_batch(random_crops(train_data, config.context, config.batch_size, generator), control)
-            tokens, mel = tokens.to(device), mel.to(device)
+            # Every rank draws the whole batch from the same stream and trains on its share.
+            batch = control_batch(random_crops(train_data, config.context, config.batch_size, generator), control)
+            tokens, mel = (tensor.to(device) for tensor in distributed.my_share(*batch))
             with autocast(device, precision):
-                _, loss = model(tokens[:, :-1], mel=mel[:, :-1], targets=tokens[:, 1:])
-            if not torch.isfinite(loss):
-                raise _diverged(loss, run, step, checkpoint_path)
+                _, loss = forward(tokens[:, :-1], mel=mel[:, :-1], targets=tokens[:, 1:])
+            batch_loss = distributed.mean_over_ranks(loss)  # the same on every rank: all stop together on a NaN
+            if not math.isfinite(batch_loss):
+                raise _diverged(batch_loss, run, step, checkpoint_path)
             lr = scheduler.get_last_lr()[0]
             update(loss, raw_model, optimizer, scaler, config.grad_clip)
             scheduler.step()
             step += 1
-            _log(log, {"kind": "train", "step": step, "epoch": step / epoch_steps, "loss": loss.item(), "lr": lr})
+            _log(log, {"kind": "train", "step": step, "epoch": step / epoch_steps, "loss": batch_loss, "lr": lr})
             bar.update()
-            bar.set_postfix(loss=f"{loss.item():.3f}", val=f"{last_eval['nll']:.3f}" if last_eval else "-")
+            bar.set_postfix(loss=f"{batch_loss:.3f}", val=f"{last_eval['nll']:.3f}" if last_eval else "-")
             end_of_epoch = step % epoch_steps == 0 or step == config.steps
             if end_of_epoch:
                 last_eval = {
@@ -433,9 +453,8 @@ def train(
                 if on_eval:
                     on_eval(run, last_eval)
                 if config.patience:
-                    _early_stopping(
-                        stopping, last_eval, config.patience, lambda: save_checkpoint(run_dir / BEST, weights_state())
-                    )
+                    _early_stopping(stopping, last_eval, config.patience, write_best)
+                    stopping = distributed.from_rank_zero(stopping)  # one decision for all ranks
                     if stopping["stopped"]:
                         _log(
                             log,
@@ -449,6 +468,7 @@ def train(
             if end_of_epoch or step == stop:
                 log.flush()  # the log reaches the checkpoint's step before the checkpoint is replaced
                 write_checkpoint()
+    distributed.barrier()  # the other ranks read what rank 0 wrote (the log, best.pt) only once it is there
     if config.patience and stopping["best_step"] is not None:
         # The run's result is its best evaluation: the model leaves with those weights.
         load_weights(raw_model, load_checkpoint(run_dir / BEST), run_dir / BEST)
@@ -499,18 +519,19 @@ def _restore(
     # Forget what was logged after the checkpoint: those steps are about to be redone.
     metrics_path = path.parent / METRICS
     kept = [r for r in read_metrics(metrics_path) if r["kind"] == "run" or r["step"] <= step]
-    write_text(metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
+    if distributed.is_main():
+        write_text(metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
     return step, checkpoint["seconds"], checkpoint.get("early_stopping", no_stopping_yet())
 
 
-def _diverged(loss: torch.Tensor, run: RunInfo, step: int, checkpoint_path: Path) -> TrainingError:
+def _diverged(loss: float, run: RunInfo, step: int, checkpoint_path: Path) -> TrainingError:
     kept = (
         f"the checkpoint of step {step} in {checkpoint_path} is kept"
         if checkpoint_path.exists()
         else "no checkpoint was written yet"
     )
     return TrainingError(
-        f"{run.model} on {run.corpus}: the loss became {loss.item()} at step {step + 1}; "
+        f"{run.model} on {run.corpus}: the loss became {loss} at step {step + 1}; "
         f"training stopped and {kept}. Check the features for NaN, or lower the learning rate"
     )
 
