@@ -141,6 +141,7 @@ def score_folder(
         rows.append(
             {
                 **checkpoint["run"],
+                "seed": checkpoint["train_config"].get("seed", 0),
                 **scores,
                 "params": model.num_params(),
                 "split": f"your audio in {folder}",
