@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 COLAB_CELL = (NOTEBOOKS / "colab_cell.py").read_text().rstrip("\n")
 ALL = [f"{n:02d}" for n in range(7)]
-SCAFFOLDED = ["00", "01", "02", "03"]  # 04-06 follow with their rewrite
+SCAFFOLDED = ALL
 
 
 def notebook(number: str):
@@ -50,3 +50,11 @@ def test_the_answers_for_instructors_are_kept_out_of_the_notebooks():
     for number in SCAFFOLDED:
         text = "\n".join(cell.source for cell in notebook(number).cells)
         assert "**Answer" not in text and "## Answers" not in text, number
+
+
+@pytest.mark.parametrize("number", ALL)
+def test_each_committed_notebook_stays_under_3_mb(number):
+    (path,) = NOTEBOOKS.glob(f"{number}_*.ipynb")
+    assert path.stat().st_size <= 3 * 2**20, (
+        f"{path.name}: {path.stat().st_size / 2**20:.1f} MB; shrink its figures or audio"
+    )
