@@ -101,9 +101,8 @@ def test_score_folder_scores_every_token_of_the_good_files_and_lists_the_others(
         model, _ = model_from_checkpoint(row["checkpoint"])
         nll = correct = 0.0
         for path in SCORED:
-            tokens, mel = wl.clip_features(
-                wl.load_audio(own_folder / path)[: frames_of(own_folder / path) * wl.HOP], tok
-            )
+            wav = wl.normalise_peak(wl.load_audio(own_folder / path))  # at the corpora's level, as scored
+            tokens, mel = wl.clip_features(wav[: frames_of(own_folder / path) * wl.HOP], tok)
             for start in range(0, len(tokens) - 1, CONTEXT):
                 window = slice(start, start + CONTEXT + 1)
                 scores = wl.evaluate(model, (tokens[None, window], mel[None, window].half().float()))
@@ -112,6 +111,16 @@ def test_score_folder_scores_every_token_of_the_good_files_and_lists_the_others(
         assert row["nll"] == pytest.approx(nll / row["tokens"], rel=1e-6)
         assert row["acc"] == pytest.approx(correct / row["tokens"], abs=1e-9)
         assert row["ppl"] == pytest.approx(math.exp(row["nll"]))
+
+
+def test_your_audio_is_scored_at_the_corpora_level_whatever_its_own(trained, tmp_path, monkeypatch):
+    monkeypatch.setenv("WGPT_PRECISION", "fp32")
+    loud, quiet = (
+        write(tmp_path / "loud" / "a.wav", 2.0, scale=0.9),
+        write(tmp_path / "quiet" / "a.wav", 2.0, scale=0.05),
+    )
+    rows = [wl.score_folder(trained["hybrid"], path.parent, progress=False)["rows"][0] for path in (loud, quiet)]
+    assert rows[0]["nll"] == pytest.approx(rows[1]["nll"], abs=1e-4)  # 16-bit files: the quiet one is coarser
 
 
 def test_a_long_file_is_scored_in_pieces(monkeypatch, tmp_path):

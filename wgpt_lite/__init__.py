@@ -27,6 +27,7 @@ from wgpt_lite.audio import (
     load_audio,
     log_mel,
     mel_filters,
+    normalise_peak,
     power_spectrogram,
     save_audio,
 )

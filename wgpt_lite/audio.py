@@ -33,6 +33,7 @@ N_FFT = 1024  # 42.7 ms window, ending at the frame's last sample
 N_MELS = 64
 F_MAX = SAMPLE_RATE / 2
 LOG_FLOOR = 1e-8  # fixed floor, never derived from the clip
+PEAK_LEVEL = 0.89  # every corpus clip is scaled to this peak (-1 dBFS), so voices and pianos sit at one level
 
 
 def load_audio(path: str | os.PathLike, sr: int = SAMPLE_RATE) -> torch.Tensor:
@@ -95,6 +96,20 @@ def _decode(source, name: str, sr: int) -> torch.Tensor:
     if file_sr != sr:
         wav = soxr.resample(wav, file_sr, sr, quality="HQ").astype(np.float32)
     return torch.from_numpy(np.ascontiguousarray(wav))
+
+
+def normalise_peak(wav: torch.Tensor, peak: float = PEAK_LEVEL) -> torch.Tensor:
+    """A clip scaled so that its loudest sample is ``peak``: the level of every corpus clip.
+
+    The log-mel depends on level, so audio scored or trained on is brought to the corpora's
+    level first. It is a property of the clip as stored, computed before any feature, not an
+    input statistic a model position could use to look ahead: tokens and mel are both made
+    from the scaled clip.
+
+    >>> normalise_peak(torch.tensor([0.1, -0.2])).abs().max().item() == torch.tensor(PEAK_LEVEL).item()
+    True
+    """
+    return wav * (peak / float(wav.abs().max().clamp(min=1e-9)))
 
 
 def save_audio(path: str | os.PathLike, wav: torch.Tensor, sr: int = SAMPLE_RATE) -> None:

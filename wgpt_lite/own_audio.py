@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from wgpt_lite.audio import HOP, SAMPLE_RATE, crop_to_frames, load_audio
+from wgpt_lite.audio import HOP, SAMPLE_RATE, crop_to_frames, load_audio, normalise_peak
 from wgpt_lite.batches import clip_windows
 from wgpt_lite.corpora import SILENT_PEAK
 from wgpt_lite.device import pick_device, pick_precision
@@ -59,14 +59,15 @@ def audio_files(folder: str | os.PathLike, option: str) -> list[Path]:
 
 
 def load_own_audio(path: Path) -> torch.Tensor:
-    """A file of the user's at 24 kHz mono; ``AudioError`` when it is unreadable or silent."""
+    """A file of the user's at 24 kHz mono, scaled to the corpora's peak level; ``AudioError`` when it is
+    unreadable or silent."""
     try:
         wav = load_audio(path)
     except OSError as err:  # unreadable (permissions, a broken link): skipped like a corrupt file
         raise AudioError(f"{path}: cannot be read ({err.strerror or err})") from err
     if float(wav.abs().max()) < SILENT_PEAK:
         raise AudioError(f"{path}: silent (peak below -60 dBFS)")
-    return wav
+    return normalise_peak(wav)  # the level of every corpus clip: the log-mel depends on it
 
 
 def skip_reason(err: AudioError, path: Path) -> str:

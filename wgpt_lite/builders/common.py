@@ -30,7 +30,6 @@ from wgpt_lite.corpora import SILENT_PEAK
 from wgpt_lite.errors import AudioError, DataError
 from wgpt_lite.processes import end_with_parent
 
-PEAK = 0.89  # clips are scaled to -1 dBFS peak so that voices and pianos sit at one level
 MAX_PIECE_SECONDS = 120  # at most 2 minutes of a piece (music21 score or MAESTRO recording)
 
 
@@ -89,11 +88,6 @@ def clip_problem(wav, lo: float, hi: float) -> str | None:
     if seconds > hi:
         return f"{seconds:.1f} s is longer than {hi:g} s"
     return None
-
-
-def normalise(wav: torch.Tensor) -> torch.Tensor:
-    """Scale a clip to the common peak level ``PEAK``."""
-    return wav * (PEAK / float(wav.abs().max().clamp(min=1e-9)))
 
 
 def save_clip(root: Path, split: str, clip_id: str, wav, **meta) -> dict:

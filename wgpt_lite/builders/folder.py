@@ -28,8 +28,8 @@ import re
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from wgpt_lite.audio import FRAME_RATE, SAMPLE_RATE
-from wgpt_lite.builders.common import normalise, pack_clips, parallel_map, save_clip
+from wgpt_lite.audio import FRAME_RATE, SAMPLE_RATE, normalise_peak
+from wgpt_lite.builders.common import pack_clips, parallel_map, save_clip
 from wgpt_lite.corpora import EVAL_FRACTION, FOLDER_SPEC, SEED, CorpusSpec
 from wgpt_lite.errors import AudioError, DataError
 from wgpt_lite.own_audio import audio_files, load_own_audio, skip_reason
@@ -55,7 +55,12 @@ def _cut_file(task: dict) -> dict:
     root = Path(task["root"])
     rows = [
         save_clip(
-            root, PENDING, f"{task['index']:05d}-{slug}-{k:02d}", normalise(clip), source="folder", piece=task["name"]
+            root,
+            PENDING,
+            f"{task['index']:05d}-{slug}-{k:02d}",
+            normalise_peak(clip),
+            source="folder",
+            piece=task["name"],
         )
         for k, (clip, _) in enumerate(clips)
     ]

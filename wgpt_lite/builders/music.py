@@ -15,8 +15,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from wgpt_lite.audio import SAMPLE_RATE, load_audio, save_audio
-from wgpt_lite.builders.common import MAX_PIECE_SECONDS, need_tool, normalise, pack_clips, run_tool, worker_pool
+from wgpt_lite.audio import SAMPLE_RATE, load_audio, normalise_peak, save_audio
+from wgpt_lite.builders.common import MAX_PIECE_SECONDS, need_tool, pack_clips, run_tool, worker_pool
 from wgpt_lite.corpora import SEED, SILENT_PEAK, CorpusSpec
 from wgpt_lite.errors import AudioError, DataError
 
@@ -167,7 +167,7 @@ def _render_piece(task: dict) -> dict:
         return {"piece": pid, "skip": {"item": pid, "reason": f"{type(err).__name__}: {err}"[:300]}}
     if float(wav.abs().max()) < SILENT_PEAK:
         return {"piece": pid, "skip": {"item": pid, "reason": "silent (peak below -60 dBFS)"}}
-    wav = normalise(wav)
+    wav = normalise_peak(wav)
     segments = []
     for index, (clip, _) in enumerate(pack_clips([wav], *task["clip_seconds"])):
         save_audio(work / f"{pid}-{index:02d}.wav", clip)

@@ -11,8 +11,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from wgpt_lite.audio import SAMPLE_RATE
-from wgpt_lite.builders.common import normalise, save_clip
+from wgpt_lite.audio import SAMPLE_RATE, normalise_peak
+from wgpt_lite.builders.common import save_clip
 from wgpt_lite.builders.music import piece_id, render_midi, score_notes, write_midi
 from wgpt_lite.builders.speech import Voice, synthesize
 from wgpt_lite.corpora import SAMPLE_DIR, SPECS, write_manifest
@@ -46,7 +46,7 @@ def build_sample(dest: Path = SAMPLE_DIR) -> Path:
                     ["bible", "-f", ref], capture_output=True, text=True, check=True
                 ).stdout.splitlines()
             )
-            wav = normalise(synthesize(voice, text, work))[: int(seconds * SAMPLE_RATE)]
+            wav = normalise_peak(synthesize(voice, text, work))[: int(seconds * SAMPLE_RATE)]
             speech.append(
                 save_clip(
                     dest / "speech",
@@ -70,7 +70,7 @@ def build_sample(dest: Path = SAMPLE_DIR) -> Path:
             midi = Path("midi") / f"{pid}.mid"
             (dest / "music" / "midi").mkdir(exist_ok=True)
             write_midi([n for n in notes if n[0] < seconds], dest / "music" / midi)
-            wav = normalise(render_midi(dest / "music" / midi, work / f"{pid}.wav"))[: int(seconds * SAMPLE_RATE)]
+            wav = normalise_peak(render_midi(dest / "music" / midi, work / f"{pid}.wav"))[: int(seconds * SAMPLE_RATE)]
             music.append(
                 save_clip(
                     dest / "music",

@@ -21,11 +21,10 @@ import numpy as np
 import soxr
 import torch
 
-from wgpt_lite.audio import SAMPLE_RATE, load_audio
+from wgpt_lite.audio import SAMPLE_RATE, load_audio, normalise_peak
 from wgpt_lite.builders.common import (
     clip_problem,
     need_tool,
-    normalise,
     pack_clips,
     parallel_map,
     run_tool,
@@ -213,7 +212,7 @@ def _speak_clip(task: dict) -> dict:
             root,
             task["split"],
             task["id"],
-            normalise(wav),
+            normalise_peak(wav),
             source=voice.engine,
             speaker=voice.name,
             piece=f"KJV {task['ref']}",
@@ -307,7 +306,7 @@ def _asterisk_clips(root: Path, spec: CorpusSpec, budget: float) -> tuple[list, 
                 root,
                 "real",
                 f"real-{len(rows):05d}-asterisk",
-                normalise(clip),
+                normalise_peak(clip),
                 source="asterisk",
                 speaker="Allison Smith",
                 piece=" ".join(kept[i] for i in members),
