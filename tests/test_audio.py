@@ -115,8 +115,9 @@ def _nan_wav(path):
         (_truncated_wav, "truncated"),
         (_nan_wav, "NaN"),
         (lambda p: sf.write(p, np.zeros((0, 1)), 24_000), "no samples"),
+        (lambda p: p.mkdir(), "a folder, not an audio file"),
     ],
-    ids=["missing", "empty", "not-audio", "truncated", "non-finite", "zero-samples"],
+    ids=["missing", "empty", "not-audio", "truncated", "non-finite", "zero-samples", "folder"],
 )
 def test_bad_audio_raises_one_error_type_naming_the_file(tmp_path, make, problem):
     path = tmp_path / "bad.wav"

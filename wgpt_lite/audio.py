@@ -40,11 +40,13 @@ def load_audio(path: str | os.PathLike, sr: int = SAMPLE_RATE) -> torch.Tensor:
     """Read an audio file as a mono float32 tensor [samples] at ``sr`` Hz.
 
     Channels are averaged; other sample rates are resampled with soxr. Raises
-    ``AudioError`` for a missing, empty, truncated, non-audio or non-finite file.
+    ``AudioError`` for a missing, empty, truncated, non-audio or non-finite file, or a folder.
     """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise AudioError(f"{path}: no such file; check the path")
+    if os.path.isdir(path):
+        raise AudioError(f"{path}: a folder, not an audio file; give one file in it")
     if os.path.getsize(path) == 0:
         raise AudioError(f"{path}: the file is empty (0 bytes); re-export or re-download it")
     _check_wav_not_truncated(path)

@@ -47,13 +47,14 @@ from wgpt_lite.device import pick_device
 from wgpt_lite.environment import environment_report, format_report
 from wgpt_lite.errors import CheckpointError, DataError, ModelError, WgptError
 from wgpt_lite.feature_cache import corpus_tokenizer, extract_features
-from wgpt_lite.generate import checkpoint_tokenizer, continue_clip, load_for_generation
+from wgpt_lite.generate import continue_clip
 from wgpt_lite.own_audio import score_folder
 from wgpt_lite.plots import plot_continuation
 from wgpt_lite.presets import MODELS, PRESETS, default_preset, preset_corpora, train_config
 from wgpt_lite.processes import sigterm_as_ctrl_c
 from wgpt_lite.reproduce import (
     CorpusData,
+    load_with_tokenizer,
     reproduce,
     results_dir,
     score_checkpoint,
@@ -658,8 +659,7 @@ def _cmd_continue(args) -> None:
     if not Path(args.checkpoint).is_file():
         raise CheckpointError(f"{args.checkpoint}: no checkpoint file there")
     check_folder_can_be_written(Path(args.out).expanduser(), "--out folder")  # created only once there is audio
-    tokenizer = checkpoint_tokenizer(args.checkpoint)
-    model = load_for_generation(args.checkpoint, tokenizer)
+    _, tokenizer, model = load_with_tokenizer(args.checkpoint)  # the tokens it was trained on, checked, one load
     wav = crop_to_frames(load_audio(args.prompt)[: round(args.prompt_seconds * SAMPLE_RATE)])
     result, audio = continue_clip(
         model,

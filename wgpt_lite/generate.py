@@ -43,7 +43,7 @@ import torch
 
 from wgpt_lite.audio import FRAME_RATE, HOP, LOG_FLOOR, log_mel, log_scale
 from wgpt_lite.errors import CheckpointError, ModelError, TokenizerError
-from wgpt_lite.feature_cache import clip_features, corpus_tokenizer, tokenizer_difference
+from wgpt_lite.feature_cache import clip_features, tokenizer_difference
 from wgpt_lite.inversion import tokens_to_audio
 from wgpt_lite.model import GPT, KVCache
 from wgpt_lite.train import load_checkpoint, rebuild_model
@@ -308,12 +308,6 @@ def generate(
 
 # ---------------------------------------------------------------------------
 # From a checkpoint and a clip to audio
-
-
-def checkpoint_tokenizer(checkpoint_path: str | os.PathLike):
-    """The tokenizer a checkpoint was trained with: its run's kind, fitted on (melvq) its run's corpus."""
-    run = load_checkpoint(Path(checkpoint_path))["run"]
-    return corpus_tokenizer(run["corpus"], run["tokenizer"])
 
 
 def continue_clip(
