@@ -29,9 +29,11 @@ and predicts tokens ``1..T``) for something else, in evaluation or in training
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from wgpt_lite.batches import clip_windows
 from wgpt_lite.errors import TrainingError
+from wgpt_lite.model import evaluation_mode
 
 MEL_CONTROLS = ("true", "other-clip", "zeros", "behind", "ahead")
 
@@ -73,17 +75,11 @@ def position_nll(model, batch: tuple[torch.Tensor, torch.Tensor], batch_size: in
     Position ``t`` predicts token ``t + 1`` having seen ``t + 1`` frames. "What the mel adds"
     is the hybrid's curve minus GPT-S's: where in the context the spectrogram helps.
     """
-    device = next(model.parameters()).device
     tokens, mel = batch
-    was_training = model.training
-    model.eval()
     total = torch.zeros(tokens.shape[1] - 1, dtype=torch.float64)
-    for start in range(0, tokens.shape[0], batch_size):
-        ids, frames = tokens[start : start + batch_size].to(device), mel[start : start + batch_size].to(device)
-        logits, _ = model(ids[:, :-1], mel=frames[:, :-1])
-        nll = torch.nn.functional.cross_entropy(logits.float().transpose(1, 2), ids[:, 1:], reduction="none")
-        total += nll.sum(0).double().cpu()
-    model.train(was_training)
+    with evaluation_mode(model):
+        for start in range(0, tokens.shape[0], batch_size):
+            total += _target_nll(model, tokens[start : start + batch_size], mel[start : start + batch_size]).sum(0)
     return (total / tokens.shape[0]).float()
 
 
@@ -102,14 +98,19 @@ def frame_nll(model, tokens: torch.Tensor, mel: torch.Tensor) -> torch.Tensor:
         raise TrainingError(
             f"frame_nll needs at least 2 aligned frames: tokens {tuple(tokens.shape)}, mel {tuple(mel.shape)}"
         )
+    with evaluation_mode(model):
+        windows = clip_windows(tokens.shape[0], model.config.context)
+        nll = [
+            _target_nll(model, tokens[None, start:stop].long(), mel[None, start:stop].float())[0]
+            for start, stop in windows
+        ]
+    return torch.cat(nll).float()
+
+
+def _target_nll(model, tokens: torch.Tensor, mel: torch.Tensor) -> torch.Tensor:
+    """NLL (nats) of every target of crops ``tokens`` [B, T + 1] (mel aligned): float64 [B, T], on the CPU."""
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    nll = []
-    for start, stop in clip_windows(tokens.shape[0], model.config.context):
-        ids = tokens[None, start:stop].long().to(device)
-        frames = mel[None, start:stop].float().to(device)
-        logits, _ = model(ids[:, :-1], mel=frames[:, :-1])
-        nll.append(torch.nn.functional.cross_entropy(logits[0].float(), ids[0, 1:], reduction="none").cpu())
-    model.train(was_training)
-    return torch.cat(nll)
+    ids, frames = tokens.to(device), mel.to(device)
+    logits, _ = model(ids[:, :-1], mel=frames[:, :-1])
+    nll = F.cross_entropy(logits.float().flatten(0, 1), ids[:, 1:].flatten(), reduction="none")
+    return nll.view(ids.shape[0], -1).double().cpu()

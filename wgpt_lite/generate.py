@@ -45,7 +45,7 @@ from wgpt_lite.audio import FRAME_RATE, HOP, LOG_FLOOR, log_mel, log_scale
 from wgpt_lite.errors import CheckpointError, ModelError, TokenizerError
 from wgpt_lite.feature_cache import clip_features, tokenizer_difference
 from wgpt_lite.inversion import tokens_to_audio
-from wgpt_lite.model import GPT, KVCache
+from wgpt_lite.model import GPT, KVCache, evaluation_mode
 from wgpt_lite.train import load_checkpoint, rebuild_model
 
 # Tokens decoded to make one EnCodec mel frame. Measured against a full decode (untrained
@@ -273,8 +273,6 @@ def generate(
     if generator is not None and seed is not None:
         generator.manual_seed(seed)
 
-    was_training = model.training
-    model.eval()
     start, slides, cache = 0, 0, None  # the window is ids[:, start:]
 
     def encode_window() -> torch.Tensor:  # the whole window from position 0, into a fresh cache
@@ -283,7 +281,7 @@ def generate(
         window_mel = mels[:, start:] if hybrid else None
         return model(ids[:, start:], mel=window_mel, cache=cache)[0][:, -1]
 
-    try:
+    with evaluation_mode(model):
         logits = encode_window()
         for step in range(n_frames):
             next_ids = sample_next(logits, temperature, top_k, top_p, greedy, generator)
@@ -300,8 +298,6 @@ def generate(
                 logits = model(ids[:, -1:], mel=new_mel, cache=cache)[0][:, -1]
             else:
                 logits = encode_window()
-    finally:
-        model.train(was_training)
     out_mel = mels[0] if (one and hybrid) else mels
     return Generation(ids[0] if one else ids, out_mel, slides)
 
@@ -339,9 +335,7 @@ def closed_loop_mismatch(model: GPT, tokenizer, tokens: torch.Tensor, mel: torch
     source = source or mel_source(model, tokenizer)
     ids = tokens.long().reshape(1, -1)[:, : model.config.context + 1]
     real = mel.float().reshape(1, -1, mel.shape[-1])[:, : ids.shape[1]]
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluation_mode(model):
         if isinstance(source, PredictedMel):  # teacher-forced: frame t + 1 as predicted at frame t
             model(ids[:, :-1], mel=real[:, :-1])
             remade = torch.cat([real[:, :1], model.mel_prediction.float()], dim=1)
@@ -350,8 +344,6 @@ def closed_loop_mismatch(model: GPT, tokenizer, tokens: torch.Tensor, mel: torch
         inputs, targets = ids[:, :-1], ids[:, 1:]
         nll_real = model(inputs, mel=real[:, :-1], targets=targets)[1]
         nll_remade = model(inputs, mel=remade[:, :-1], targets=targets)[1]
-    finally:
-        model.train(was_training)
     return {
         "mel_abs_diff": float((remade - real).abs().mean()),
         "nll_real_mel": float(nll_real),

@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from wgpt_lite.model import evaluation_mode
+
 
 def _as_tokens(tokens) -> torch.Tensor:
     return tokens.detach().long().cpu() if torch.is_tensor(tokens) else torch.as_tensor(tokens, dtype=torch.long)
@@ -53,12 +55,8 @@ def continuation_nll(
     device = next(model.parameters()).device
     ids = ids.to(device)
     mel = mel.to(device) if mel is not None else None
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluation_mode(model):
         logits, _ = model(ids[:, :-1], mel=mel[:, :-1] if mel is not None else None)
-    finally:
-        model.train(was_training)
     logits, targets = logits[:, first:].float(), ids[:, 1 + first :]
     return float(F.cross_entropy(logits.flatten(0, 1), targets.flatten()))
 

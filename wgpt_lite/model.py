@@ -26,6 +26,8 @@ Both return ``(logits, loss)``; ``loss`` is ``None`` without targets::
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -271,6 +273,18 @@ class WhisperGPT(GPT):
         if self.mel_to_embd is not None:  # fusion by sum
             return self.mel_to_embd(mel_vectors) + self.wte(ids)
         return torch.cat([mel_vectors, self.wte(ids)], dim=-1)  # [B, T, n_embd]
+
+
+@contextmanager
+def evaluation_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """``model`` in eval mode (no dropout) inside the block, and back in the mode it was in after,
+    error or not: scoring and sampling never leave a model that was training switched off."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 def from_config(config: ModelConfig) -> GPT:

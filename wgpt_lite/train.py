@@ -71,7 +71,7 @@ from wgpt_lite.device import autocast, pick_device, pick_precision
 from wgpt_lite.errors import CheckpointError, TrainingError
 from wgpt_lite.feature_cache import code_version, data_provenance, provenance_difference
 from wgpt_lite.locks import holding_run_lock
-from wgpt_lite.model import GPT, ModelConfig, from_config
+from wgpt_lite.model import GPT, ModelConfig, evaluation_mode, from_config
 from wgpt_lite.tokenizers import load_tensors
 
 CHECKPOINT = "checkpoint.pt"
@@ -146,19 +146,17 @@ def evaluate(
     """
     device = device or next(model.parameters()).device
     tokens, mel = eval_batch
-    was_training = model.training
-    model.eval()
     total_nll, correct, count = 0.0, 0, 0
-    for start in range(0, tokens.shape[0], batch_size):
-        ids = tokens[start : start + batch_size].to(device)
-        frames = mel[start : start + batch_size].to(device)
-        with autocast(device, precision):
-            logits, _ = model(ids[:, :-1], mel=frames[:, :-1])
-        logits, targets = logits.float().flatten(0, 1), ids[:, 1:].flatten()
-        total_nll += F.cross_entropy(logits, targets, reduction="sum").item()
-        correct += (logits.argmax(dim=-1) == targets).sum().item()
-        count += targets.numel()
-    model.train(was_training)
+    with evaluation_mode(model):
+        for start in range(0, tokens.shape[0], batch_size):
+            ids = tokens[start : start + batch_size].to(device)
+            frames = mel[start : start + batch_size].to(device)
+            with autocast(device, precision):
+                logits, _ = model(ids[:, :-1], mel=frames[:, :-1])
+            logits, targets = logits.float().flatten(0, 1), ids[:, 1:].flatten()
+            total_nll += F.cross_entropy(logits, targets, reduction="sum").item()
+            correct += (logits.argmax(dim=-1) == targets).sum().item()
+            count += targets.numel()
     nll = total_nll / count
     return {"nll": nll, "ppl": math.exp(nll), "acc": correct / count}
 
