@@ -327,7 +327,7 @@ def extract_features(corpus: str, split: str, tokenizer="auto", worker: int = 0,
     count = math.ceil(len(rows) / SHARD_CLIPS)
     clear_leftovers(shards)  # puts back the shards of an assembly that was killed
     for number in range(worker, count, workers):
-        shard = shards / f"shard-{number:05d}"
+        shard = shards / shard_name(number)
         if (final / EXTRACTION).is_file():
             break
         if not (shard / SHARD_DONE).is_file():
@@ -335,13 +335,18 @@ def extract_features(corpus: str, split: str, tokenizer="auto", worker: int = 0,
             desc = f"{corpus}/{split} features" + (f", shard {number + 1}/{count}" if count > 1 else "")
             _build_shard(shard, corpus, split, part, tok, desc)
     if not (final / EXTRACTION).is_file():
-        if not all((shards / f"shard-{number:05d}" / SHARD_DONE).is_file() for number in range(count)):
+        if not all((shards / shard_name(number) / SHARD_DONE).is_file() for number in range(count)):
             return None  # other workers' shards are still missing
         _assemble(final, shards, count, corpus, split, tok)
     if not (final / EXTRACTION).is_file():
         return None  # another worker, finishing at the same moment, assembles it
     remove(shards)
     return final
+
+
+def shard_name(number: int) -> str:
+    """The folder of shard ``number`` inside ``<cache>.shards/``: zero-padded, so that names sort in order."""
+    return f"shard-{number:05d}"
 
 
 def _build_shard(shard: Path, corpus: str, split: str, rows: list[dict], tok, desc: str) -> None:
@@ -359,7 +364,7 @@ def _assemble(final: Path, shards: Path, count: int, corpus: str, split: str, to
     """The cache folder from ``count`` complete shards, in order; then the shards are deleted."""
     import datasets
 
-    names = [f"shard-{number:05d}" for number in range(count)]
+    names = [shard_name(number) for number in range(count)]
     records = [json.loads((shards / name / SHARD_DONE).read_text()) for name in names]
     skipped = [item for record in records for item in record["skipped"]]
     if not any(record["clips"] for record in records):

@@ -14,6 +14,8 @@ import torch
 from wgpt_lite.audio import FRAME_RATE, HOP, N_FFT, SAMPLE_RATE, log_mel, mel_filters
 from wgpt_lite.results import plot_curves
 
+MEL_UNITS = "(log10 power + 4) / 4"  # the normalised log-mel, audio.log_scale
+
 
 def _axes(ax):
     if ax is not None:
@@ -96,17 +98,21 @@ def plot_causal_frame(wav: torch.Tensor, t: int, ax=None, n_fft: int = N_FFT):
 def plot_log_mel(mel: torch.Tensor, ax=None, title: str = "causal log-mel (64 bins, 75 frames/s)"):
     """Log-mel [frames, 64] as an image, time in seconds on x."""
     ax = _axes(ax)
-    frames = mel.shape[0]
-    image = ax.imshow(
+    ax.figure.colorbar(_mel_image(ax, mel), ax=ax, pad=0.01, label=MEL_UNITS)
+    ax.set(xlabel="time (s)", ylabel="mel bin", title=title)
+    return ax
+
+
+def _mel_image(ax, mel: torch.Tensor, start: int = 0):
+    """Log-mel [frames, 64] drawn on ``ax``, x in seconds from frame ``start``; returns the image."""
+    t0 = start / FRAME_RATE
+    return ax.imshow(
         mel.T.float().cpu().numpy(),
         origin="lower",
         aspect="auto",
         cmap="magma",
-        extent=(0, frames / FRAME_RATE, 0, mel.shape[1]),
+        extent=(t0, t0 + mel.shape[0] / FRAME_RATE, 0, mel.shape[1]),
     )
-    ax.figure.colorbar(image, ax=ax, pad=0.01, label="(log10 power + 4) / 4")
-    ax.set(xlabel="time (s)", ylabel="mel bin", title=title)
-    return ax
 
 
 def plot_continuation(mel: torch.Tensor, prompt_frames: int, ax=None, title: str = "prompt | continuation"):
@@ -171,7 +177,7 @@ def explorer_figure(wav: torch.Tensor, frame: int, n_fft: int = N_FFT, title: st
     axes[2].plot(mel[frame].numpy(), marker=".", color="tab:blue")
     axes[2].set(
         xlabel="mel bin (low → high frequency)",
-        ylabel="(log10 power + 4) / 4",
+        ylabel=MEL_UNITS,
         ylim=(-1.2, 2.0),
         title=f"mel frame {frame} ({(frame + 1) / FRAME_RATE:.3f} s)",
     )
@@ -253,16 +259,10 @@ def plot_gain_over_spectrogram(
     gain = gain.detach().float().cpu()[:frames]
     t0 = start / FRAME_RATE
     fig, axes = plt.subplots(2, 1, figsize=(11, 5.5), sharex=True, height_ratios=(2, 1), constrained_layout=True)
-    image = axes[0].imshow(
-        mel.T.float().cpu().numpy(),
-        origin="lower",
-        aspect="auto",
-        cmap="magma",
-        extent=(t0, t0 + frames / FRAME_RATE, 0, mel.shape[1]),
-    )
+    image = _mel_image(axes[0], mel, start)
     axes[0].set(ylabel="mel bin", title="causal log-mel")
     # One colour bar for both panels keeps their frame axes the same width (aligned column by column).
-    fig.colorbar(image, ax=list(axes), pad=0.01, shrink=0.6, anchor=(0.0, 1.0), label="(log10 power + 4) / 4")
+    fig.colorbar(image, ax=list(axes), pad=0.01, shrink=0.6, anchor=(0.0, 1.0), label=MEL_UNITS)
     left = t0 + torch.arange(gain.shape[0]) / FRAME_RATE  # bar t covers frame t's column
     colours = ["tab:green" if g >= 0 else "tab:red" for g in gain.tolist()]
     axes[1].bar(left.numpy(), gain.numpy(), width=1 / FRAME_RATE, align="edge", color=colours, linewidth=0)

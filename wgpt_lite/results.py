@@ -106,8 +106,15 @@ def summarise_seeds(rows: list[dict]) -> list[dict]:
     return summary
 
 
-def _with_sd(value: float, sd: float | None, form: str) -> str:
+def with_sd(value: float, sd: float | None, form: str = ".3f") -> str:
+    """``value ± sd`` in ``form`` (``value`` alone when the spread is unknown: one seed)."""
     return f"{value:{form}}" if sd is None else f"{value:{form}} ± {sd:{form}}"
+
+
+def interval_text(summary: dict) -> str:
+    """A signed difference and its 95% half-width (``stats.mean_interval``'s), as the tables print it."""
+    half_width = f" ± {summary['half_width']:.3f}" if summary["half_width"] is not None else ""
+    return f"{summary['mean']:+.3f}{half_width}"
 
 
 def results_table(rows: list[dict]) -> str:
@@ -132,8 +139,8 @@ def results_table(rows: list[dict]) -> str:
         ours = (
             f"| {row['corpus']} | {MODEL_LABELS.get(row['model']) or BASELINE_LABELS[row['model']]} "
             f"| {_millions(row['params']) if paper else '-'} | {row['seeds'] if paper else '-'} "
-            f"| {_with_sd(validation, row.get('validation_nll_sd'), '.3f') if validation is not None else '-'} "
-            f"| {_with_sd(row['nll'], row.get('nll_sd'), '.3f')} | {_with_sd(100 * row['acc'], None, '.2f')}% "
+            f"| {with_sd(validation, row.get('validation_nll_sd')) if validation is not None else '-'} "
+            f"| {with_sd(row['nll'], row.get('nll_sd'))} | {row['acc']:.2%} "
             f"| {row['ppl']:.2f} "
         )
         theirs = (
@@ -299,9 +306,8 @@ def differences_table(differences: list[dict]) -> str:
     ]
     for gap in differences:
         names = f"{MODEL_NAMES[gap['first']]} − {MODEL_NAMES[gap['second']]}"
-        interval = f" ± {gap['half_width']:.3f}" if gap["half_width"] is not None else ""
         lines.append(
-            f"| {gap['corpus']} | {names} | {gap['mean']:+.3f}{interval} | {gap['n']} | {gap['paper']:+.2f} "
+            f"| {gap['corpus']} | {names} | {interval_text(gap)} | {gap['n']} | {gap['paper']:+.2f} "
             f"| {gap['verdict']} |"
         )
     return "\n".join(lines) + "\n"
@@ -333,9 +339,7 @@ def verdict_lines(differences: list[dict]) -> str:
     lines = []
     for corpus, verdict in corpus_verdicts(differences).items():
         parts = [
-            f"hybrid − {MODEL_NAMES[g['second']]} {g['mean']:+.3f}"
-            + (f" ± {g['half_width']:.3f}" if g["half_width"] is not None else "")
-            + f" (paper {g['paper']:+.2f}: {g['verdict']})"
+            f"hybrid − {MODEL_NAMES[g['second']]} {interval_text(g)} (paper {g['paper']:+.2f}: {g['verdict']})"
             for g in differences
             if g["corpus"] == corpus and g["first"] == "hybrid"
         ]

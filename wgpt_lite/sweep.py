@@ -35,7 +35,7 @@ from wgpt_lite.feature_cache import code_version
 from wgpt_lite.model import ModelConfig
 from wgpt_lite.presets import train_config
 from wgpt_lite.reproduce import CorpusData, results_dir, tokenizer_name, train_model
-from wgpt_lite.results import finish_figure
+from wgpt_lite.results import finish_figure, interval_text, with_sd
 from wgpt_lite.stats import mean_interval
 
 MODEL_SETTINGS = ("d_mel", "n_mel_layer", "n_mel_head", "fusion")
@@ -156,10 +156,6 @@ def sweep_rows(runs: dict, variants: list[str], seeds: int) -> list[dict]:
     return rows
 
 
-def _interval(summary: dict) -> str:
-    return f"{summary['mean']:+.3f}" + (f" ± {summary['half_width']:.3f}" if summary["half_width"] is not None else "")
-
-
 def sweep_page(rows: list[dict], corpus: str, preset: str, tokenizer: str, config, seeds: int) -> str:
     """The sweep as a Markdown page: one row per variant."""
     lines = [
@@ -168,10 +164,10 @@ def sweep_page(rows: list[dict], corpus: str, preset: str, tokenizer: str, confi
         "|---|---:|---:|---:|---:|---|",
     ]
     for row in rows:
-        sd = f" ± {row['nll']['sd']:.3f}" if row["nll"]["sd"] is not None else ""
-        difference = "—" if row["variant"] == "base" else _interval(row["minus_base"])
+        difference = "—" if row["variant"] == "base" else interval_text(row["minus_base"])
         lines.append(
-            f"| {row['variant']} | {row['params'] / 1e6:.3f}M | {row['nll']['mean']:.3f}{sd} | {difference} "
+            f"| {row['variant']} | {row['params'] / 1e6:.3f}M | {with_sd(row['nll']['mean'], row['nll']['sd'])} "
+            f"| {difference} "
             f"| {row['acc']:.2%} | {', '.join(map(str, row['steps']))} |"
         )
     return (
