@@ -10,11 +10,11 @@ STAMP := $(VENV)/.installed
 
 setup: apt $(STAMP)
 
-# The Debian packages listed in wgpt_lite/system_packages.txt (the one list; Colab's
+# The Debian packages listed in wgpt_lite/infra/system_packages.txt (the one list; Colab's
 # `python -m wgpt_lite setup` reads it too). Idempotent: installs only what dpkg lacks.
 # Needs root; otherwise it prints the one command to run.
 apt:
-	@$(PYTHON) wgpt_lite/install.py
+	@$(PYTHON) wgpt_lite/infra/install.py
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -20,8 +20,8 @@ import torch
 from bench.report import Table, Target, ratio
 from bench.timing import time_calls
 from wgpt_lite.audio import SAMPLE_RATE, log_mel
-from wgpt_lite.corpora import is_built
-from wgpt_lite.feature_cache import (
+from wgpt_lite.data.corpora import is_built
+from wgpt_lite.data.feature_cache import (
     ENCODEC_BATCH_SECONDS,
     EXTRACT_THREADS,
     corpus_tokenizer,

@@ -107,7 +107,7 @@ def machine_table(command: str, load_before: float, load_after: float) -> Table:
     import numpy
     import torch
 
-    from wgpt_lite.device import cpu_has_bf16
+    from wgpt_lite.infra.device import cpu_has_bf16
 
     table = Table("Machine and versions", ["what", "value"])
     table.add("command", f"`{command}`")

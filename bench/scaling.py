@@ -16,8 +16,8 @@ import torch
 from bench.report import Table, progress
 from bench.timing import time_calls
 from bench.workload import random_batch, train_step
-from wgpt_lite.budget import train_flops_per_token
-from wgpt_lite.device import pick_precision
+from wgpt_lite.experiment.budget import train_flops_per_token
+from wgpt_lite.infra.device import pick_precision
 from wgpt_lite.presets import build_model
 
 MODELS = ("gpt-s", "hybrid")

@@ -19,8 +19,8 @@ from bench.profile import CATEGORIES, time_by_category
 from bench.report import Table, Target, fmt, progress, ratio
 from bench.timing import time_calls
 from bench.workload import random_batch, reference_model, train_step
-from wgpt_lite.budget import train_flops_per_token
-from wgpt_lite.device import cpu_has_bf16, pick_precision
+from wgpt_lite.experiment.budget import train_flops_per_token
+from wgpt_lite.infra.device import cpu_has_bf16, pick_precision
 from wgpt_lite.presets import PAPER, build_model
 
 MODELS = ("gpt-s", "hybrid", "gpt-l")

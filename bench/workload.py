@@ -1,6 +1,6 @@
 """What the training benchmarks run: the kit's training step and its plain reference.
 
-Their FLOPs: ``wgpt_lite.budget.train_flops_per_token``.
+Their FLOPs: ``wgpt_lite.experiment.budget.train_flops_per_token``.
 
 ``train_step`` is one iteration of the loop in ``wgpt_lite.train.train`` (autocast forward
 with targets, then ``train.update``: backward, unscale, clip, AdamW from
@@ -16,7 +16,7 @@ from functools import cache
 import torch
 import torch.nn.functional as F
 
-from wgpt_lite.device import autocast
+from wgpt_lite.infra.device import autocast
 from wgpt_lite.model import GPT, CausalSelfAttention
 from wgpt_lite.presets import PAPER, build_model
 from wgpt_lite.train import make_optimizer, update

@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 import wgpt_lite as wl
-from wgpt_lite import corpora
+from wgpt_lite.data import corpora
 
 SR = wl.SAMPLE_RATE
 
@@ -17,7 +17,7 @@ SR = wl.SAMPLE_RATE
 def needs(*tools):
     missing = [t for t in tools if not shutil.which(t)]
     return pytest.mark.skipif(
-        bool(missing), reason=f"system tool(s) {missing} not installed (see wgpt_lite/system_packages.txt)"
+        bool(missing), reason=f"system tool(s) {missing} not installed (see wgpt_lite/infra/system_packages.txt)"
     )
 
 

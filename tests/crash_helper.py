@@ -16,10 +16,11 @@ from pathlib import Path
 
 import torch
 
-from wgpt_lite import cli, processes
+from wgpt_lite import cli
 from wgpt_lite.audio import SAMPLE_RATE
-from wgpt_lite.builders import speech
-from wgpt_lite.builders.common import parallel_map, save_clip
+from wgpt_lite.data.builders import speech
+from wgpt_lite.data.builders.common import parallel_map, save_clip
+from wgpt_lite.infra import processes
 
 HANGING_SECONDS = 60  # longer than any test waits: a worker that is gone was killed
 

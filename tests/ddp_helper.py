@@ -10,8 +10,8 @@ from dataclasses import replace
 
 from test_train import CONFIG, fresh_model, run_info, synthetic_features
 
-from wgpt_lite import distributed
 from wgpt_lite.batches import eval_crops
+from wgpt_lite.infra import distributed
 from wgpt_lite.train import train
 
 BUDGET = replace(CONFIG, patience=2)  # 20 steps at most, batch 4: early stopping's decision crosses the ranks

@@ -10,8 +10,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from wgpt_lite import atomic
-from wgpt_lite.atomic import building_folder, clear_leftovers, publish, temporary_sibling, write_text
+from wgpt_lite.infra import atomic
+from wgpt_lite.infra.atomic import building_folder, clear_leftovers, publish, temporary_sibling, write_text
 
 MARKER = "summary.json"
 

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 import wgpt_lite as wl
-from wgpt_lite.errors import DataError
-from wgpt_lite.feature_cache import to_dataset
+from wgpt_lite.data.feature_cache import to_dataset
+from wgpt_lite.infra.errors import DataError
 
 
 def synthetic(lengths, name="toy/train"):

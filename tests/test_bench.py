@@ -12,8 +12,8 @@ from bench import frontend
 from bench.report import Table, fmt
 from bench.timing import call_peak_bytes
 from bench.workload import reference_model
-from wgpt_lite.budget import train_flops_per_token
-from wgpt_lite.feature_cache import ENCODEC_BATCH_SECONDS, EXTRACT_THREADS
+from wgpt_lite.data.feature_cache import ENCODEC_BATCH_SECONDS, EXTRACT_THREADS
+from wgpt_lite.experiment.budget import train_flops_per_token
 
 REPO = Path(__file__).resolve().parent.parent
 

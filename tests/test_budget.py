@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import wgpt_lite as wl
-from wgpt_lite.budget import (
+from wgpt_lite.experiment.budget import (
     GPUS,
     budget_line,
     comparison_seconds,

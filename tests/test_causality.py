@@ -3,7 +3,13 @@ import torch
 from conftest import tone_and_noise
 
 import wgpt_lite as wl
-from wgpt_lite.causality import future_leak, mel_influence, model_future_leak, perturb_future, whisper_clamped_log_mel
+from wgpt_lite.experiment.causality import (
+    future_leak,
+    mel_influence,
+    model_future_leak,
+    perturb_future,
+    whisper_clamped_log_mel,
+)
 
 
 def test_perturb_future_changes_exactly_the_future():

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from wgpt_lite.cli import main
-from wgpt_lite.device import pick_device
-from wgpt_lite.errors import TrainingError
+from wgpt_lite.infra.device import pick_device
+from wgpt_lite.infra.errors import TrainingError
 
 TRAIN = ["train", "--model", "gpt-s", "--corpus", "sample-speech"]
 NO_CUDA = "--device cuda: no CUDA device here (torch.cuda.is_available() is False); leave --device out to use cpu"

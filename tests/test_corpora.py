@@ -12,9 +12,9 @@ import torch
 from corpus_checks import check_manifest, needs
 
 import wgpt_lite as wl
-from wgpt_lite import corpora
-from wgpt_lite.builders import common, music, speech
-from wgpt_lite.errors import DataError
+from wgpt_lite.data import corpora
+from wgpt_lite.data.builders import common, music, speech
+from wgpt_lite.infra.errors import DataError
 
 SR = wl.SAMPLE_RATE
 

@@ -15,9 +15,9 @@ import pytest
 from crash_helper import fake_build
 
 import wgpt_lite as wl
-from wgpt_lite import corpora
-from wgpt_lite.builders import speech
-from wgpt_lite.processes import is_running, sigterm_as_ctrl_c
+from wgpt_lite.data import corpora
+from wgpt_lite.data.builders import speech
+from wgpt_lite.infra.processes import is_running, sigterm_as_ctrl_c
 
 HELPER = Path(__file__).with_name("crash_helper.py")
 DEADLINE = 10.0  # seconds: generous for starting Python and torch, never waited for when all goes well

@@ -8,7 +8,7 @@ matplotlib.use("Agg")
 
 from conftest import tone_and_noise
 
-from wgpt_lite.widgets import spectrogram_explorer, widgets_available
+from wgpt_lite.display.widgets import spectrogram_explorer, widgets_available
 
 
 def test_explorer_without_a_widget_front_end_draws_a_static_figure():

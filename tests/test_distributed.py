@@ -12,7 +12,7 @@ import pytest
 from ddp_helper import BUDGET, run
 
 import wgpt_lite as wl
-import wgpt_lite.feature_cache as feat
+import wgpt_lite.data.feature_cache as feat
 from wgpt_lite.cli import main
 from wgpt_lite.train import read_metrics
 

@@ -11,9 +11,10 @@ import torch
 from conftest import tone_and_noise
 
 import wgpt_lite as wl
-import wgpt_lite.feature_cache as feat
-from wgpt_lite import audio, corpora
-from wgpt_lite.errors import DataError
+import wgpt_lite.data.feature_cache as feat
+from wgpt_lite import audio
+from wgpt_lite.data import corpora
+from wgpt_lite.infra.errors import DataError
 from wgpt_lite.tokenizers import EncodecTokenizer, MelVQTokenizer
 
 

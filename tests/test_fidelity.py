@@ -7,14 +7,14 @@ import pytest
 import torch
 
 import wgpt_lite as wl
-from wgpt_lite.baselines import fit_bigram, fit_repeat, score_baseline
-from wgpt_lite.controls import control_batch, control_mel, position_nll
-from wgpt_lite.device import pick_device, pick_precision
-from wgpt_lite.errors import ModelError, TrainingError
-from wgpt_lite.reproduce import CorpusData, scoring_crops, train_model
-from wgpt_lite.results import claim_verdict, load_runs, paired_differences, results_table
-from wgpt_lite.stats import mean_interval, t_quantile_975
-from wgpt_lite.sweep import parse_variations, sweep
+from wgpt_lite.experiment.baselines import fit_bigram, fit_repeat, score_baseline
+from wgpt_lite.experiment.controls import control_batch, control_mel, position_nll
+from wgpt_lite.experiment.reproduce import CorpusData, scoring_crops, train_model
+from wgpt_lite.experiment.results import claim_verdict, load_runs, paired_differences, results_table
+from wgpt_lite.experiment.stats import mean_interval, t_quantile_975
+from wgpt_lite.experiment.sweep import parse_variations, sweep
+from wgpt_lite.infra.device import pick_device, pick_precision
+from wgpt_lite.infra.errors import ModelError, TrainingError
 from wgpt_lite.train import BEST, CHECKPOINT, METRICS, load_checkpoint, read_metrics
 
 SMOKE = wl.train_config("smoke")

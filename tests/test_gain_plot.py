@@ -10,8 +10,8 @@ matplotlib.use("Agg")
 
 import wgpt_lite as wl
 from wgpt_lite.batches import clip_windows
-from wgpt_lite.errors import TrainingError
-from wgpt_lite.widgets import gain_explorer
+from wgpt_lite.display.widgets import gain_explorer
+from wgpt_lite.infra.errors import TrainingError
 
 VOCAB = 32
 

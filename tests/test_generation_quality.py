@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import wgpt_lite as wl
-from wgpt_lite.generation_quality import continuation_nll, quality_proxies, repetition_rate, token_entropy
+from wgpt_lite.experiment.generation_quality import continuation_nll, quality_proxies, repetition_rate, token_entropy
 
 VOCAB = 32
 

@@ -5,7 +5,7 @@ import torch
 from conftest import tone_and_noise
 
 import wgpt_lite as wl
-from wgpt_lite.errors import AudioError
+from wgpt_lite.infra.errors import AudioError
 from wgpt_lite.inversion import mel_to_audio, mel_to_linear, tokens_to_audio
 from wgpt_lite.tokenizers import EncodecTokenizer, MelVQTokenizer
 

@@ -9,12 +9,15 @@ import sys
 from pathlib import Path
 
 import wgpt_lite as wl
-from wgpt_lite.install import PACKAGE_LIST, system_packages
+from wgpt_lite.infra.install import PACKAGE_LIST, system_packages
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "wgpt_lite"
 # The one lazy import of the kit's own code: builders load only when something is built.
-LAZY_KIT_IMPORTS = {("wgpt_lite.cli", "wgpt_lite.builders.sample"), ("wgpt_lite.cli", "wgpt_lite.builders.maestro")}
+LAZY_KIT_IMPORTS = {
+    ("wgpt_lite.cli", "wgpt_lite.data.builders.sample"),
+    ("wgpt_lite.cli", "wgpt_lite.data.builders.maestro"),
+}
 
 
 def module_name(path: Path) -> str:
@@ -42,7 +45,7 @@ def kit_modules() -> dict[str, Path]:
 
 
 def test_import_wgpt_lite_stays_light():
-    heavy = ["encodec", "datasets", "matplotlib", "IPython", "jupyter_client", "music21", "wgpt_lite.builders"]
+    heavy = ["encodec", "datasets", "matplotlib", "IPython", "jupyter_client", "music21", "wgpt_lite.data.builders"]
     code = f"import sys, wgpt_lite; print([m for m in {heavy!r} if m in sys.modules])"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
@@ -96,7 +99,7 @@ def test_system_packages_are_listed_in_one_file_only():
             installs = re.search(r"\bapt(-get)?\b.*\binstall\b|APT_PACKAGES", line)
             if len(named) >= 4 or (installs and len(named) >= 2):
                 offenders.append(f"{relative}:{number}: {line.strip()[:100]}")
-    assert not offenders, "system packages listed outside wgpt_lite/system_packages.txt:\n" + "\n".join(offenders)
+    assert not offenders, "system packages listed outside wgpt_lite/infra/system_packages.txt:\n" + "\n".join(offenders)
 
 
 def test_the_public_api_tells_the_whole_story():

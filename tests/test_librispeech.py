@@ -15,9 +15,9 @@ from librispeech_fixtures import (
 )
 
 import wgpt_lite as wl
-from wgpt_lite import corpora
-from wgpt_lite.builders import librispeech
-from wgpt_lite.errors import DataError
+from wgpt_lite.data import corpora
+from wgpt_lite.data.builders import librispeech
+from wgpt_lite.infra.errors import DataError
 
 SPEC = corpora.SPECS["librispeech"]
 MINUTES = 1.5  # train 90 s, validation and test 11.25 s each

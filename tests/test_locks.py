@@ -13,13 +13,13 @@ import pytest
 from datasets import Dataset
 
 import wgpt_lite as wl
-from wgpt_lite import locks
-from wgpt_lite.errors import TrainingError
-from wgpt_lite.locks import LOCK_FILE, run_lock
+from wgpt_lite.infra.errors import TrainingError
+from wgpt_lite.runs import locks
+from wgpt_lite.runs.locks import LOCK_FILE, run_lock
 
 HOLD_THE_LOCK = """
 import sys, time
-from wgpt_lite.locks import run_lock
+from wgpt_lite.runs.locks import run_lock
 with run_lock(sys.argv[1]):
     print("locked", flush=True)
     time.sleep(120)

@@ -16,10 +16,10 @@ import soundfile as sf
 from corpus_checks import check_manifest, tone
 
 import wgpt_lite as wl
-from wgpt_lite import corpora
-from wgpt_lite.builders import maestro
-from wgpt_lite.builders.common import MAX_PIECE_SECONDS
-from wgpt_lite.errors import DataError
+from wgpt_lite.data import corpora
+from wgpt_lite.data.builders import maestro
+from wgpt_lite.data.builders.common import MAX_PIECE_SECONDS
+from wgpt_lite.infra.errors import DataError
 
 
 def test_maestro_loader_on_a_local_stand_in(home, tmp_path, monkeypatch):

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import wgpt_lite as wl
-from wgpt_lite.errors import ModelError
+from wgpt_lite.infra.errors import ModelError
 from wgpt_lite.presets import MODELS, PAPER_PARAMS, PRESETS
 
 

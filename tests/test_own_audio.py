@@ -12,9 +12,10 @@ from conftest import tone_and_noise
 from corpus_checks import check_manifest
 
 import wgpt_lite as wl
-from wgpt_lite import corpora, own_audio
 from wgpt_lite.cli import main
-from wgpt_lite.errors import DataError
+from wgpt_lite.data import corpora
+from wgpt_lite.experiment import own_audio
+from wgpt_lite.infra.errors import DataError
 from wgpt_lite.train import load_checkpoint, model_from_checkpoint
 
 SR = wl.SAMPLE_RATE

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import tomllib
 
-from wgpt_lite import install
+from wgpt_lite.infra import install
 
 ROOT = Path(__file__).resolve().parent.parent
 # conda-forge names of the same PyPI packages

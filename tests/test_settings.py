@@ -2,7 +2,7 @@ import pytest
 import torch
 
 import wgpt_lite as wl
-from wgpt_lite.settings import downloads_dir, drive_dir, home_dir, local_home, offline, results_root
+from wgpt_lite.infra.settings import downloads_dir, drive_dir, home_dir, local_home, offline, results_root
 
 
 def test_preset_comes_from_the_environment(monkeypatch):

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from wgpt_lite.stats import bigram_entropy, token_counts, token_summary, unigram_entropy
+from wgpt_lite.experiment.stats import bigram_entropy, token_counts, token_summary, unigram_entropy
 
 
 def dataset(*streams):

@@ -8,7 +8,7 @@ from conftest import tone_and_noise
 
 import wgpt_lite as wl
 from wgpt_lite.audio import crop_to_frames
-from wgpt_lite.corpora import file_sha256
+from wgpt_lite.data.corpora import file_sha256
 from wgpt_lite.tokenizers import (
     ENCODEC_CHECKPOINT,
     EncodecTokenizer,
@@ -109,7 +109,7 @@ def test_encodec_batch_tokens_are_the_clip_by_clip_tokens(untrained_encodec):
     assert [tokens.shape for tokens in batched] == [tokens.shape for tokens in one_by_one]
     # Equal on the machine this was written on. Elsewhere a token may flip where two codewords
     # are almost equally near: a batch of one runs the LSTM through other float kernels than a
-    # batch of several (0.04% of frames measured; see wgpt_lite/feature_cache.py).
+    # batch of several (0.04% of frames measured; see wgpt_lite/data/feature_cache.py).
     flipped = sum(int((a != b).sum()) for a, b in zip(batched, one_by_one))
     assert flipped <= 0.01 * sum(tokens.shape[0] for tokens in one_by_one)
 

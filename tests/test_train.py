@@ -9,7 +9,7 @@ from datasets import Dataset
 
 import wgpt_lite as wl
 from wgpt_lite.batches import eval_crops
-from wgpt_lite.errors import CheckpointError, TrainingError
+from wgpt_lite.infra.errors import CheckpointError, TrainingError
 from wgpt_lite.presets import train_config
 from wgpt_lite.train import RunInfo, evaluate, load_checkpoint, lr_factor, model_from_checkpoint, read_metrics, train
 
@@ -185,7 +185,7 @@ def test_unknown_preset_lists_the_valid_ones():
 
 
 def test_reproduce_on_the_sample_writes_table_curves_and_logs_then_resumes(tmp_path, monkeypatch):
-    from wgpt_lite.reproduce import reproduce
+    from wgpt_lite.experiment.reproduce import reproduce
 
     monkeypatch.setenv("WGPT_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("WGPT_OFFLINE", "1")  # auto -> melvq, without trying the network

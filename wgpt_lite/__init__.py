@@ -31,12 +31,8 @@ from wgpt_lite.audio import (
     power_spectrogram,
     save_audio,
 )
-from wgpt_lite.baselines import BASELINES, fit_baseline, score_baseline
 from wgpt_lite.batches import eval_crops, random_crops
-from wgpt_lite.budget import budget_line, comparison_seconds, measure_step_seconds
-from wgpt_lite.causality import future_leak, mel_influence, model_future_leak
-from wgpt_lite.controls import MEL_CONTROLS, control_mel, frame_nll, position_nll
-from wgpt_lite.corpora import (
+from wgpt_lite.data.corpora import (
     CORPORA,
     build_corpus,
     build_folder_corpus,
@@ -46,43 +42,17 @@ from wgpt_lite.corpora import (
     load_clip,
     read_manifest,
 )
-from wgpt_lite.device import autocast, pick_device, pick_precision
-from wgpt_lite.environment import environment_report, format_report
-from wgpt_lite.errors import (
-    AudioError,
-    CheckpointError,
-    DataError,
-    ModelError,
-    TokenizerError,
-    TrainingError,
-    WgptError,
-)
-from wgpt_lite.feature_cache import clip_features, corpus_tokenizer, features
-from wgpt_lite.generate import (
-    Generation,
-    closed_loop_mismatch,
-    continue_clip,
-    generate,
-    load_for_generation,
-    mel_source,
-)
-from wgpt_lite.generation_quality import continuation_nll, quality_proxies, repetition_rate, token_entropy
-from wgpt_lite.install import setup
-from wgpt_lite.inversion import mel_to_audio, tokens_to_audio
-from wgpt_lite.model import GPT, KVCache, MelEncoder, ModelConfig, WhisperGPT
-from wgpt_lite.own_audio import score_folder
-from wgpt_lite.plots import plot_gain_over_spectrogram
-from wgpt_lite.presets import (
-    MODELS,
-    PAPER_PARAMS,
-    PRESETS,
-    build_model,
-    default_preset,
-    model_config,
-    preset_corpora,
-    train_config,
-)
-from wgpt_lite.reproduce import (
+from wgpt_lite.data.feature_cache import clip_features, corpus_tokenizer, features
+from wgpt_lite.display.environment import environment_report, format_report
+from wgpt_lite.display.plots import plot_gain_over_spectrogram
+from wgpt_lite.display.widgets import gain_explorer, spectrogram_explorer
+from wgpt_lite.experiment.baselines import BASELINES, fit_baseline, score_baseline
+from wgpt_lite.experiment.budget import budget_line, comparison_seconds, measure_step_seconds
+from wgpt_lite.experiment.causality import future_leak, mel_influence, model_future_leak
+from wgpt_lite.experiment.controls import MEL_CONTROLS, control_mel, frame_nll, position_nll
+from wgpt_lite.experiment.generation_quality import continuation_nll, quality_proxies, repetition_rate, token_entropy
+from wgpt_lite.experiment.own_audio import score_folder
+from wgpt_lite.experiment.reproduce import (
     controls_table,
     reproduce,
     results_dir,
@@ -92,7 +62,7 @@ from wgpt_lite.reproduce import (
     table_split,
     train_model,
 )
-from wgpt_lite.results import (
+from wgpt_lite.experiment.results import (
     corpus_verdicts,
     differences_table,
     load_runs,
@@ -105,9 +75,40 @@ from wgpt_lite.results import (
     trained_seeds,
     verdict_lines,
 )
-from wgpt_lite.settings import home_dir
-from wgpt_lite.stats import mean_interval, token_counts, token_summary
-from wgpt_lite.sweep import parse_variations, sweep
+from wgpt_lite.experiment.stats import mean_interval, token_counts, token_summary
+from wgpt_lite.experiment.sweep import parse_variations, sweep
+from wgpt_lite.generate import (
+    Generation,
+    closed_loop_mismatch,
+    continue_clip,
+    generate,
+    load_for_generation,
+    mel_source,
+)
+from wgpt_lite.infra.device import autocast, pick_device, pick_precision
+from wgpt_lite.infra.errors import (
+    AudioError,
+    CheckpointError,
+    DataError,
+    ModelError,
+    TokenizerError,
+    TrainingError,
+    WgptError,
+)
+from wgpt_lite.infra.install import setup
+from wgpt_lite.infra.settings import home_dir
+from wgpt_lite.inversion import mel_to_audio, tokens_to_audio
+from wgpt_lite.model import GPT, KVCache, MelEncoder, ModelConfig, WhisperGPT
+from wgpt_lite.presets import (
+    MODELS,
+    PAPER_PARAMS,
+    PRESETS,
+    build_model,
+    default_preset,
+    model_config,
+    preset_corpora,
+    train_config,
+)
 from wgpt_lite.tokenizers import EncodecTokenizer, MelVQTokenizer, get_tokenizer
 from wgpt_lite.train import (
     RunInfo,
@@ -120,4 +121,3 @@ from wgpt_lite.train import (
     train,
     update,
 )
-from wgpt_lite.widgets import gain_explorer, spectrogram_explorer

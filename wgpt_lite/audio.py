@@ -23,8 +23,8 @@ import soxr
 import torch
 import torch.nn.functional as F
 
-from wgpt_lite.atomic import atomic_path
-from wgpt_lite.errors import AudioError
+from wgpt_lite.infra.atomic import atomic_path
+from wgpt_lite.infra.errors import AudioError
 
 SAMPLE_RATE = 24_000
 HOP = 320  # samples per frame: 24000 / 320 = 75 frames a second, as EnCodec 24 kHz

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from wgpt_lite.errors import DataError
+from wgpt_lite.infra.errors import DataError
 
 _PREPARED: dict[str, ClipArrays] = {}  # dataset fingerprint -> its concatenated arrays
 _MAX_PREPARED = 8  # a notebook may hold train, validation and test of two corpora

@@ -26,10 +26,8 @@ import sys
 import time
 from pathlib import Path
 
-from wgpt_lite import distributed, install
-from wgpt_lite.atomic import check_folder_can_be_written, writable_folder, write_text
 from wgpt_lite.audio import HOP, SAMPLE_RATE, crop_to_frames, load_audio, log_mel, save_audio
-from wgpt_lite.corpora import (
+from wgpt_lite.data.corpora import (
     CORPORA,
     KINDS,
     build_corpus,
@@ -42,17 +40,12 @@ from wgpt_lite.corpora import (
     is_built,
     report_skipped,
 )
-from wgpt_lite.demo import front_end_demo
-from wgpt_lite.device import pick_device
-from wgpt_lite.environment import environment_report, format_report
-from wgpt_lite.errors import CheckpointError, DataError, ModelError, WgptError
-from wgpt_lite.feature_cache import corpus_tokenizer, extract_features
-from wgpt_lite.generate import continue_clip
-from wgpt_lite.own_audio import score_folder
-from wgpt_lite.plots import plot_continuation
-from wgpt_lite.presets import MODELS, PRESETS, default_preset, preset_corpora, train_config
-from wgpt_lite.processes import sigterm_as_ctrl_c
-from wgpt_lite.reproduce import (
+from wgpt_lite.data.feature_cache import corpus_tokenizer, extract_features
+from wgpt_lite.display.demo import front_end_demo
+from wgpt_lite.display.environment import environment_report, format_report
+from wgpt_lite.display.plots import plot_continuation
+from wgpt_lite.experiment.own_audio import score_folder
+from wgpt_lite.experiment.reproduce import (
     CorpusData,
     load_with_tokenizer,
     reproduce,
@@ -62,8 +55,15 @@ from wgpt_lite.reproduce import (
     tokenizer_name,
     train_model,
 )
-from wgpt_lite.settings import results_root
-from wgpt_lite.sweep import SETTINGS, parse_variations, sweep
+from wgpt_lite.experiment.sweep import SETTINGS, parse_variations, sweep
+from wgpt_lite.generate import continue_clip
+from wgpt_lite.infra import distributed, install
+from wgpt_lite.infra.atomic import check_folder_can_be_written, writable_folder, write_text
+from wgpt_lite.infra.device import pick_device
+from wgpt_lite.infra.errors import CheckpointError, DataError, ModelError, WgptError
+from wgpt_lite.infra.processes import sigterm_as_ctrl_c
+from wgpt_lite.infra.settings import results_root
+from wgpt_lite.presets import MODELS, PRESETS, default_preset, preset_corpora, train_config
 from wgpt_lite.tokenizers import TOKENIZERS
 
 DEVICE_HELP = "cuda (or cuda:N), mps or cpu (default: the best available; one this machine lacks is refused)"
@@ -141,7 +141,7 @@ def _add_demo(commands) -> None:
     parser = commands.add_parser(
         "demo",
         help="draw the front end (waveform, causal framing, log-mel, tokens) of one clip to a PNG",
-        description=_module_doc("demo"),
+        description=_module_doc("display.demo"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
@@ -306,7 +306,7 @@ def _cmd_build(args) -> None:
 
 
 def _cmd_fetch(args) -> None:
-    from wgpt_lite.builders.maestro import fetch_maestro  # builders load only when something is built
+    from wgpt_lite.data.builders.maestro import fetch_maestro  # builders load only when something is built
 
     print(fetch_maestro(args.hours, args.dest, timeout=args.timeout))
 
@@ -377,7 +377,7 @@ def _cmd_features(args) -> None:
 
 
 def _cmd_sample(args) -> None:
-    from wgpt_lite.builders.sample import build_sample  # builders load only when something is built
+    from wgpt_lite.data.builders.sample import build_sample  # builders load only when something is built
 
     print(build_sample())
 
@@ -473,7 +473,7 @@ def _add_training(commands) -> None:
     reproduce_parser = commands.add_parser(
         "reproduce",
         help="the paper's experiment: three models per corpus, one budget, table + curves",
-        description=_module_doc("reproduce"),
+        description=_module_doc("experiment.reproduce"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     reproduce_parser.add_argument(
@@ -499,7 +499,7 @@ def _add_training(commands) -> None:
     sweep_parser = commands.add_parser(
         "sweep",
         help="ablations of the hybrid, one setting at a time, with seeds: table + figure",
-        description=_module_doc("sweep"),
+        description=_module_doc("experiment.sweep"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sweep_parser.add_argument("--corpus", required=True, help="the corpus to run the sweep on")

@@ -32,7 +32,7 @@ from functools import cache
 import torch
 
 from wgpt_lite.audio import HOP, LOG_FLOOR, N_FFT, N_MELS, mel_filters
-from wgpt_lite.errors import AudioError
+from wgpt_lite.infra.errors import AudioError
 
 MOMENTUM = 0.99  # fast Griffin-Lim; 0 is the classic algorithm
 # With center=True, torch.stft's frame t is centred on input sample t * HOP, so it covers

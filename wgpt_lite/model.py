@@ -35,7 +35,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from wgpt_lite.audio import N_MELS
-from wgpt_lite.errors import ModelError
+from wgpt_lite.infra.errors import ModelError
 
 
 @dataclass

@@ -10,7 +10,7 @@ for all of them.
 
 ``WGPT_PRESET`` chooses one; unset, it is ``paper`` on a GPU with bf16 and 20 GB or more,
 ``colab`` on a smaller or older GPU (a T4), and ``mini`` otherwise. How long each takes
-where: ``wgpt_lite.budget``.
+where: ``wgpt_lite.experiment.budget``.
 
     >>> import wgpt_lite as wl
     >>> wl.build_model("hybrid", "mini").num_params()
@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, replace
 
 import torch
 
-from wgpt_lite.errors import ModelError, TrainingError
+from wgpt_lite.infra.errors import ModelError, TrainingError
 from wgpt_lite.model import GPT, ModelConfig, from_config
 from wgpt_lite.train import TrainConfig
 

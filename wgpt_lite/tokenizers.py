@@ -35,11 +35,11 @@ from typing import Protocol
 
 import torch
 
-from wgpt_lite.atomic import atomic_path
 from wgpt_lite.audio import FRAME_RATE, HOP, N_MELS, crop_to_frames, log_mel, mel_settings
-from wgpt_lite.corpora import file_sha256
-from wgpt_lite.errors import TokenizerError
-from wgpt_lite.settings import offline
+from wgpt_lite.data.corpora import file_sha256
+from wgpt_lite.infra.atomic import atomic_path
+from wgpt_lite.infra.errors import TokenizerError
+from wgpt_lite.infra.settings import offline
 
 TOKENIZERS = ("auto", "encodec", "melvq")
 ENCODEC_CHECKPOINT = "encodec_24khz-d7cc33bc.th"  # the file name torch hub and encodec use

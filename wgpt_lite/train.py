@@ -30,11 +30,11 @@ run writes in its folder:
   stops after ``patience`` evaluations without a better one; ``train`` then returns that
   best evaluation and leaves the model with its weights, so the run's result is its best
   point, not its last. A resumed run continues the count where the checkpoint left it.
-- ``.lock``: held while a run writes the folder, naming its process (``wgpt_lite.locks``):
+- ``.lock``: held while a run writes the folder, naming its process (``wgpt_lite.runs.locks``):
   a second writer is refused. Empty between runs.
 
 **Several processes.** Under ``torchrun`` the same loop trains with DistributedDataParallel
-(``wgpt_lite.distributed``): the global batch stays ``batch_size`` crops, split over the
+(``wgpt_lite.infra.distributed``): the global batch stays ``batch_size`` crops, split over the
 ranks; rank 0 alone logs and writes; the curve is that of one process.
 
 **Provenance.** ``train`` reads what its training data is made of from the feature cache
@@ -47,7 +47,7 @@ Data built in memory (no feature cache) has no provenance, recorded as ``None``.
 An **epoch** is the number of steps whose crops add up to the training split's frames:
 ``ceil(train frames / (batch_size * context))``, unless a preset fixes ``epoch_steps``.
 The budget is counted in steps (``TrainConfig.steps``) so that every model gets the same.
-Device and precision: see ``wgpt_lite.device``; budgets per preset: ``wgpt_lite.presets``.
+Device and precision: see ``wgpt_lite.infra.device``; budgets per preset: ``wgpt_lite.presets``.
 """
 
 from __future__ import annotations
@@ -62,16 +62,16 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from wgpt_lite import distributed
-from wgpt_lite.atomic import atomic_path, write_text
 from wgpt_lite.audio import FRAME_RATE
 from wgpt_lite.batches import random_crops
-from wgpt_lite.controls import check_control, control_batch
-from wgpt_lite.device import autocast, pick_device, pick_precision
-from wgpt_lite.errors import CheckpointError, TrainingError
-from wgpt_lite.feature_cache import code_version, data_provenance, provenance_difference
-from wgpt_lite.locks import holding_run_lock
+from wgpt_lite.data.feature_cache import code_version, data_provenance, provenance_difference
+from wgpt_lite.experiment.controls import check_control, control_batch
+from wgpt_lite.infra import distributed
+from wgpt_lite.infra.atomic import atomic_path, write_text
+from wgpt_lite.infra.device import autocast, pick_device, pick_precision
+from wgpt_lite.infra.errors import CheckpointError, TrainingError
 from wgpt_lite.model import GPT, ModelConfig, evaluation_mode, from_config
+from wgpt_lite.runs.locks import holding_run_lock
 from wgpt_lite.tokenizers import load_tensors
 
 CHECKPOINT = "checkpoint.pt"

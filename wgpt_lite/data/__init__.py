@@ -1,0 +1,1 @@
+"""Corpora, the builders that make them, and the feature cache."""

@@ -1,0 +1,53 @@
+"""What this machine gives the kit, and what the kit will choose.
+
+The first thing to run on a new machine (``python -m wgpt_lite env``, and notebook 00):
+the device and precision training will use, the default preset, which tokenizer
+``auto`` picks and why, and where corpora, caches and results live (on Google Drive
+when it is mounted).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+
+import torch
+
+from wgpt_lite.data.corpora import CORPORA, is_built
+from wgpt_lite.data.feature_cache import code_version, describe_code
+from wgpt_lite.infra.device import pick_device, pick_precision
+from wgpt_lite.infra.settings import drive_dir, home_dir, offline, results_root
+from wgpt_lite.presets import default_preset
+from wgpt_lite.tokenizers import encodec_checkpoint_candidates, get_tokenizer
+
+
+def environment_report() -> dict[str, str]:
+    """An ordered ``{fact: value}`` description of the machine and the kit's choices."""
+    device = pick_device()
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
+    preset = default_preset()
+    tok = get_tokenizer("auto")
+    return {
+        "wgpt_lite": describe_code(code_version()),  # what every checkpoint and result records
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "device": f"{device.type} ({name})",
+        "precision for training": pick_precision(device)
+        + (" (from WGPT_PRECISION)" if os.environ.get("WGPT_PRECISION") else ""),
+        "CPU threads": str(torch.get_num_threads()),
+        "preset": preset + (" (from WGPT_PRESET)" if os.environ.get("WGPT_PRESET") else " (default for this machine)"),
+        "tokenizer 'auto' picks": f"{tok.name}, because {tok.auto_reason}",
+        "EnCodec weights looked for in": " ; ".join(str(p) for p in encodec_checkpoint_candidates()),
+        "network": "off (WGPT_OFFLINE)" if offline() else "allowed",
+        "corpora, caches, tokenizers": str(home_dir()),
+        "results": str(results_root()),
+        "Google Drive": f"mounted: caches and results kept in {drive_dir()}" if drive_dir() else "not mounted",
+        "corpora built": ", ".join(c for c in CORPORA if is_built(c)) or "none yet",
+    }
+
+
+def format_report(report: dict[str, str]) -> str:
+    """The report as aligned ``fact  value`` lines."""
+    width = max(map(len, report))
+    return "\n".join(f"{key:<{width}}  {value}" for key, value in report.items())

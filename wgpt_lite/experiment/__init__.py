@@ -1,0 +1,1 @@
+"""The comparison: reproduce, results, controls, baselines, sweeps."""

@@ -1,0 +1,347 @@
+"""Tables and curves of a reproduction, laid out like the paper's Tables 1-2 and its loss curves.
+
+A reproduction folder holds one run folder per corpus, model and seed
+(``<out>/<corpus>/<model>`` for seed 0, ``<model>-seed<k>`` for the others: ``run_folder``;
+see ``wgpt_lite.train`` for what a run writes); everything here reads those logs or the
+rows ``reproduce`` returns, so a table or a figure can be redrawn at any time without training::
+
+    >>> row = {"corpus": "mini-speech", "model": "hybrid", "tokenizer": "melvq", "split": "test", "seed": 0,
+    ...        "params": 263168, "nll": 3.17, "acc": 0.3317, "validation_nll": 3.6}
+    >>> print(results_table([row, {**row, "seed": 1, "nll": 3.19}]).splitlines()[4][:92])
+    | mini-speech | Hybrid (mel + tokens) | 0.26M | 2 | 3.600 ± 0.000 | 3.180 ± 0.014 | 33.17% |
+
+One sign convention for every difference: ``paired_differences`` gives "hybrid − GPT-S"
+(and the other comparisons of ``CLAIMS``) per seed, so negative means the hybrid is better.
+``load_runs(out)`` gives every run's records and ``plot_curves(runs, path)`` draws them;
+matplotlib is imported inside ``plot_curves`` to keep ``import wgpt_lite`` light.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+from wgpt_lite.data.corpora import corpus_spec
+from wgpt_lite.data.feature_cache import describe_code
+from wgpt_lite.experiment.stats import mean_interval
+from wgpt_lite.presets import MODELS
+from wgpt_lite.tokenizers import describe_tokenizer, short_hash
+from wgpt_lite.train import METRICS, read_metrics
+
+# The paper's Tables 1 (LibriSpeech) and 2 (music): NLL in nats/token, top-1 accuracy, PPL.
+PAPER_RESULTS = {
+    "speech": {
+        "gpt-s": dict(params=3.7e6, nll=2.02, acc=0.3418, ppl=7.54),
+        "gpt-l": dict(params=40e6, nll=1.94, acc=0.3482, ppl=6.96),
+        "hybrid": dict(params=4.0e6, nll=1.93, acc=0.3505, ppl=6.96),  # exp(1.93) = 6.89: the paper's slip
+    },
+    "music": {
+        "gpt-s": dict(params=3.7e6, nll=2.78, acc=0.3496, ppl=16.12),
+        "gpt-l": dict(params=40e6, nll=2.77, acc=0.3572, ppl=15.96),
+        "hybrid": dict(params=4.0e6, nll=2.52, acc=0.3847, ppl=12.43),
+    },
+}
+PAPER_DATA = {"speech": "LibriSpeech", "music": "Music (MAESTRO)"}
+MODEL_LABELS = {"gpt-s": "GPT-S (tokens only)", "gpt-l": "GPT-L (tokens only)", "hybrid": "Hybrid (mel + tokens)"}
+MODEL_NAMES = {"gpt-s": "GPT-S", "gpt-l": "GPT-L", "hybrid": "hybrid"}
+
+
+def corpus_kind(corpus: str) -> str:
+    """``"speech"`` or ``"music"``: which of the paper's tables a corpus stands beside."""
+    return corpus_spec(corpus).kind
+
+
+def run_folder(out_dir: str | os.PathLike, corpus: str, model: str, seed: int = 0) -> Path:
+    """Where one run writes: ``<out>/<corpus>/<model>`` for seed 0, ``<out>/<corpus>/<model>-seed<k>`` for others.
+
+    >>> run_folder("results/mini-melvq", "mini-music", "hybrid", 2).as_posix()
+    'results/mini-melvq/mini-music/hybrid-seed2'
+    """
+    return Path(out_dir) / corpus / (model if seed == 0 else f"{model}-seed{seed}")
+
+
+def load_runs(out_dir: str | os.PathLike) -> dict[str, dict[str, dict[int, list[dict]]]]:
+    """``{corpus: {model: {seed: records of its metrics.jsonl}}}`` for every run folder under ``out_dir``."""
+    runs: dict[str, dict[str, dict[int, list[dict]]]] = {}
+    for path in sorted(Path(out_dir).glob(f"*/*/{METRICS}")):
+        model, _, seed = path.parent.name.partition("-seed")
+        if model in MODELS and (seed == "" or seed.isdigit()):
+            runs.setdefault(path.parent.parent.name, {}).setdefault(model, {})[int(seed or 0)] = read_metrics(path)
+    return runs
+
+
+def trained_seeds(out_dir: str | os.PathLike) -> int:
+    """How many seeds every model of every corpus under ``out_dir`` has a run of (0 when none): what a
+    re-scoring ``reproduce(..., seeds=trained_seeds(out))`` covers without training anything new."""
+    runs = load_runs(out_dir)
+    counts = [len(seeds) for models in runs.values() for seeds in models.values()]
+    return min(counts, default=0)
+
+
+def _millions(params: float) -> str:
+    return f"{params / 1e6:.2f}M" if params < 1e7 else f"{params / 1e6:.1f}M"
+
+
+BASELINE_LABELS = {"repeat": "repeat previous token (baseline)", "bigram": "smoothed bigram (baseline)"}
+
+
+def summarise_seeds(rows: list[dict]) -> list[dict]:
+    """One row per corpus and model, its seeds pooled: ``nll``, ``acc``, ``validation_nll`` become means,
+    with ``nll_sd``, ``acc_sd``, ``validation_nll_sd`` (``None`` for one seed), ``seeds`` (how many) and
+    ``ppl`` = exp(mean NLL). Order: as the rows first name each (corpus, model)."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["corpus"], row["model"]), []).append(row)
+    summary = []
+    for members in groups.values():
+        pooled = {**members[0], "seeds": len(members)}
+        for key in ("nll", "acc", "validation_nll"):
+            values = [m[key] for m in members if m.get(key) is not None]
+            if values:
+                spread = mean_interval(values)
+                pooled[key], pooled[f"{key}_sd"] = spread["mean"], spread["sd"]
+        pooled["ppl"] = math.exp(pooled["nll"])
+        summary.append(pooled)
+    return summary
+
+
+def with_sd(value: float, sd: float | None, form: str = ".3f") -> str:
+    """``value ± sd`` in ``form`` (``value`` alone when the spread is unknown: one seed)."""
+    return f"{value:{form}}" if sd is None else f"{value:{form}} ± {sd:{form}}"
+
+
+def interval_text(summary: dict) -> str:
+    """A signed difference and its 95% half-width (``stats.mean_interval``'s), as the tables print it."""
+    half_width = f" ± {summary['half_width']:.3f}" if summary["half_width"] is not None else ""
+    return f"{summary['mean']:+.3f}{half_width}"
+
+
+def results_table(rows: list[dict]) -> str:
+    """Markdown table: data | model | params | seeds | validation NLL | test NLL | acc | PPL, the paper's beside.
+
+    Rows as ``reproduce`` returns them (``corpus, model, tokenizer, split, params, nll, acc,
+    validation_nll``, one per seed, plus the baselines' rows); several seeds of a model are
+    pooled into mean ± standard deviation (``summarise_seeds``). The header names the
+    tokenizer(s), since a melvq run is not comparable number for number with EnCodec's.
+    """
+    tokenizers = ", ".join(sorted({row["tokenizer"] for row in rows}))
+    splits = ", ".join(sorted({row["split"] for row in rows}))
+    lines = [
+        f"| data | model | params | seeds | validation NLL | NLL ({splits}) | acc | PPL "
+        "| paper data | paper params | paper NLL | paper acc | paper PPL |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|",
+    ]
+    for row in summarise_seeds(rows):
+        kind = corpus_kind(row["corpus"])
+        paper = PAPER_RESULTS[kind].get(row["model"])
+        validation = row.get("validation_nll")
+        ours = (
+            f"| {row['corpus']} | {MODEL_LABELS.get(row['model']) or BASELINE_LABELS[row['model']]} "
+            f"| {_millions(row['params']) if paper else '-'} | {row['seeds'] if paper else '-'} "
+            f"| {with_sd(validation, row.get('validation_nll_sd')) if validation is not None else '-'} "
+            f"| {with_sd(row['nll'], row.get('nll_sd'))} | {row['acc']:.2%} "
+            f"| {row['ppl']:.2f} "
+        )
+        theirs = (
+            f"| {PAPER_DATA[kind]} | {_millions(paper['params'])} | {paper['nll']:.2f} | {paper['acc']:.2%} "
+            f"| {paper['ppl']:.2f} |"
+            if paper
+            else "| | | | | |"
+        )
+        lines.append(ours + theirs)
+    return (
+        f"NLL in nats/token ({tokenizers} tokens; the paper's: EnCodec), mean ± standard deviation over seeds.\n\n"
+        + "\n".join(lines)
+        + "\n"
+    )
+
+
+def provenance_lines(provenance: dict[str, dict], code: dict) -> str:
+    """What a table's numbers were made from, per corpus, as Markdown lines with short fingerprints.
+
+    ``provenance``: ``{corpus: feature_cache.provenance}``; ``code``: ``feature_cache.code_version()``.
+
+    >>> made_from = {"corpus": "mini-speech", "corpus_sha256": "5e6f" * 16,
+    ...              "tokenizer": {"name": "melvq", "k": 1024, "codebook_sha256": "1a2b" * 16}}
+    >>> print(provenance_lines({"mini-speech": made_from}, {"wgpt_lite": "0.1.0"}))
+    Made from (sha256 fingerprints, first 8 hex digits; in full in results.json):
+    - mini-speech: content 5e6f5e6f…, melvq codebook 1a2b1a2b…
+    - code: wgpt_lite 0.1.0
+    <BLANKLINE>
+    """
+    lines = ["Made from (sha256 fingerprints, first 8 hex digits; in full in results.json):"]
+    for corpus, made in provenance.items():
+        tokens = describe_tokenizer(made["tokenizer"])
+        lines.append(f"- {corpus}: content {short_hash(made['corpus_sha256'])}, {tokens}")
+    lines.append(f"- code: wgpt_lite {describe_code(code)}")
+    return "\n".join(lines) + "\n"
+
+
+def validation_curves(records: list[dict]) -> tuple[list[float], list[float]]:
+    """(epochs, validation NLL) of one run's log."""
+    evals = [r for r in records if r["kind"] == "eval"]
+    return [r["epoch"] for r in evals], [r["nll"] for r in evals]
+
+
+def plot_curves(runs: dict[str, dict[str, dict[int, list[dict]]]], path: str | os.PathLike | None = None):
+    """Validation loss per epoch, one panel per corpus, one colour per model, one line per seed.
+
+    ``runs`` as from ``load_runs``. Titles name the tokenizer. Saved as PNG when ``path`` is
+    given; returns the figure. It is drawn without pyplot, so saving a file never changes
+    the plotting backend of a notebook.
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5.5 * max(1, len(runs)), 4), layout="tight")
+    axes = fig.subplots(1, max(1, len(runs)), squeeze=False)[0]
+    for ax, (corpus, models) in zip(axes, runs.items()):
+        all_records = [r for seeds in models.values() for records in seeds.values() for r in records]
+        tokenizers = sorted({r["tokenizer"] for r in all_records if "tokenizer" in r})
+        for colour, model in zip(("C0", "C1", "C2"), MODELS):
+            for i, (_, records) in enumerate(sorted(models.get(model, {}).items())):
+                epochs, nll = validation_curves(records)
+                params = next((f", {_millions(r['params'])}" for r in records if r["kind"] == "run"), "")
+                seeds = f", {len(models[model])} seeds" if len(models[model]) > 1 else ""
+                label = f"{MODEL_LABELS[model]}{params}{seeds}" if i == 0 else None
+                ax.plot(epochs, nll, color=colour, marker="o", ms=2, lw=1, alpha=0.8, label=label)
+        ax.set(
+            title=f"{corpus}: validation loss ({', '.join(tokenizers)} tokens)",
+            xlabel="epoch",
+            ylabel="NLL (nats/token)",
+        )
+    return finish_figure(fig, path)
+
+
+def finish_figure(fig, path: str | os.PathLike | None):
+    """Grid and legend on every panel of ``fig``; saved as PNG when ``path`` is given; returns ``fig``."""
+    for ax in fig.axes:
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if path is not None:
+        fig.savefig(path, dpi=120)
+    return fig
+
+
+def plot_mel_gain(controls: dict[str, dict], path: str | os.PathLike | None = None):
+    """What the mel adds: hybrid − GPT-S test NLL at each context position (mean over seeds), per corpus.
+
+    ``controls``: ``{corpus: reproduce.score_controls(...)}``. Below zero the hybrid predicts
+    better; a gain that does not shrink with the position means the mel carries what even a
+    long token history does not.
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 3.5), layout="tight")
+    ax = fig.subplots()
+    for corpus, scores in controls.items():
+        curves = scores["position_nll"]
+        if "gpt-s" in curves:
+            gain = [h - g for h, g in zip(curves["hybrid"], curves["gpt-s"])]
+            ax.plot(range(1, len(gain) + 1), gain, lw=1, label=f"{corpus} ({scores['seeds']} seeds)")
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set(
+        title="What the mel adds: hybrid − GPT-S, per position",
+        xlabel="frames seen (position + 1)",
+        ylabel="NLL difference (nats/token)",
+    )
+    return finish_figure(fig, path)
+
+
+# The paper's claim as three comparisons, each read "first − second": negative means the first is better.
+CLAIMS = (("hybrid", "gpt-s"), ("hybrid", "gpt-l"), ("gpt-l", "gpt-s"))
+TIE = 0.05  # nats/token: a difference the paper reports below this (hybrid − GPT-L on speech, −0.01) is a tie
+
+
+def paired_differences(rows: list[dict], key: str = "nll") -> list[dict]:
+    """``first − second`` in ``key`` (nats/token) for each of ``CLAIMS``, paired by seed, with a 95% interval.
+
+    One entry per corpus and comparison found in ``rows``: ``mean``, ``sd``, ``half_width``
+    (``None`` with one seed), ``n`` seeds, ``paper`` (the paper's difference) and ``verdict``.
+    Negative means the first model is better, everywhere in the kit.
+
+    >>> rows = [{"corpus": "mini-speech", "model": m, "seed": s, "nll": v}
+    ...         for m, s, v in [("gpt-s", 0, 3.3), ("gpt-s", 1, 3.4), ("hybrid", 0, 3.1), ("hybrid", 1, 3.1)]]
+    >>> gap = paired_differences(rows)[0]
+    >>> gap["first"], gap["second"], round(gap["mean"], 2), round(gap["paper"], 2), gap["verdict"]
+    ('hybrid', 'gpt-s', -0.25, -0.09, 'inconclusive')
+    """
+    differences = []
+    for corpus in dict.fromkeys(r["corpus"] for r in rows):
+        values = {(r["model"], r.get("seed", 0)): r[key] for r in rows if r["corpus"] == corpus}
+        paper = PAPER_RESULTS[corpus_kind(corpus)]
+        for first, second in CLAIMS:
+            seeds = sorted(s for m, s in values if m == first and (second, s) in values)
+            if seeds:
+                spread = mean_interval([values[first, s] - values[second, s] for s in seeds])
+                gap = {"corpus": corpus, "first": first, "second": second, **spread}
+                gap["paper"] = paper[first]["nll"] - paper[second]["nll"]
+                differences.append({**gap, "verdict": claim_verdict(gap)})
+    return differences
+
+
+def claim_verdict(gap: dict) -> str:
+    """Whether a difference agrees with the paper's: ``reproduced``, ``contradicted`` or ``inconclusive``.
+
+    The paper's difference says what to expect: better (below −``TIE``) or on par (within
+    ±``TIE``; doing better also agrees). Ours counts only through its 95% interval, so one
+    seed is always ``inconclusive``.
+    """
+    if gap["half_width"] is None:
+        return "inconclusive"
+    low, high = gap["mean"] - gap["half_width"], gap["mean"] + gap["half_width"]
+    bound = TIE if abs(gap["paper"]) < TIE else 0.0
+    if high < bound:
+        return "reproduced"
+    if low > bound:
+        return "contradicted"
+    return "inconclusive"
+
+
+def differences_table(differences: list[dict]) -> str:
+    """Markdown table of ``paired_differences``: ours with its 95% interval beside the paper's."""
+    lines = [
+        "| data | difference | ours (mean ± 95% CI) | seeds | paper | verdict |",
+        "|---|---|---:|---:|---:|---|",
+    ]
+    for gap in differences:
+        names = f"{MODEL_NAMES[gap['first']]} − {MODEL_NAMES[gap['second']]}"
+        lines.append(
+            f"| {gap['corpus']} | {names} | {interval_text(gap)} | {gap['n']} | {gap['paper']:+.2f} "
+            f"| {gap['verdict']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def corpus_verdicts(differences: list[dict]) -> dict[str, str]:
+    """One verdict per corpus on the paper's claim about the hybrid, from ``paired_differences``.
+
+    The claim has two parts per corpus: the hybrid beats GPT-S, and it matches (speech) or beats
+    (music) GPT-L. ``reproduced`` when both intervals agree with the paper, ``not reproduced`` when
+    either contradicts it, ``inconclusive`` otherwise (too few seeds, or an interval across the line).
+    """
+    verdicts: dict[str, list[str]] = {}
+    for gap in differences:
+        if gap["first"] == "hybrid":
+            verdicts.setdefault(gap["corpus"], []).append(gap["verdict"])
+    return {
+        corpus: "not reproduced"
+        if "contradicted" in parts
+        else "reproduced"
+        if parts == ["reproduced"] * len(parts) and len(parts) == 2
+        else "inconclusive"
+        for corpus, parts in verdicts.items()
+    }
+
+
+def verdict_lines(differences: list[dict]) -> str:
+    """The verdicts as Markdown bullet points, each with the two differences it rests on."""
+    lines = []
+    for corpus, verdict in corpus_verdicts(differences).items():
+        parts = [
+            f"hybrid − {MODEL_NAMES[g['second']]} {interval_text(g)} (paper {g['paper']:+.2f}: {g['verdict']})"
+            for g in differences
+            if g["corpus"] == corpus and g["first"] == "hybrid"
+        ]
+        lines.append(f"- **{corpus}: {verdict}**: {'; '.join(parts)}.")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,1 @@
+"""Plumbing: files, settings, devices, processes, installation."""

@@ -1,0 +1,1 @@
+"""Run folders: checkpoints, the run log, resume, early stopping, the lock."""
