@@ -7,11 +7,12 @@ import pytest
 import torch
 
 import wgpt_lite as wl
+from wgpt_lite.batches import control_batch, control_mel
 from wgpt_lite.experiment.baselines import fit_bigram, fit_repeat, score_baseline
-from wgpt_lite.experiment.controls import control_batch, control_mel, position_nll
+from wgpt_lite.experiment.controls import position_nll
 from wgpt_lite.experiment.reproduce import CorpusData, scoring_crops, train_model
 from wgpt_lite.experiment.results import claim_verdict, load_runs, paired_differences, results_table
-from wgpt_lite.experiment.stats import mean_interval, t_quantile_975
+from wgpt_lite.experiment.stats import mean_interval, t_quantile_975, token_streams
 from wgpt_lite.experiment.sweep import parse_variations, sweep
 from wgpt_lite.infra.device import pick_device, pick_precision
 from wgpt_lite.infra.errors import ModelError, TrainingError
@@ -163,7 +164,7 @@ def test_position_nll_averages_to_the_evaluation(speech):
 
 
 def test_baselines_are_distributions_fitted_on_training_and_scored_on_the_crops(speech):
-    streams = wl.stats.token_streams(speech.train)
+    streams = token_streams(speech.train)
     for table in (fit_repeat(streams, 1024), fit_bigram(streams, 1024)):
         assert torch.allclose(table.exp().sum(1), torch.ones(1024, dtype=torch.float64))
     tokens = speech.validation[0]

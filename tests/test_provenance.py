@@ -14,10 +14,11 @@ from conftest import tone_and_noise
 
 import wgpt_lite as wl
 from wgpt_lite.data import corpora
-from wgpt_lite.data.corpora import file_sha256
-from wgpt_lite.data.feature_cache import code_version, corpus_tokenizer, feature_key, features
+from wgpt_lite.data.feature_cache import corpus_tokenizer, feature_key, features
 from wgpt_lite.experiment.reproduce import CorpusData, reproduce, score_checkpoint
+from wgpt_lite.infra.code_version import code_version
 from wgpt_lite.infra.errors import CheckpointError, TokenizerError
+from wgpt_lite.infra.files import file_sha256
 from wgpt_lite.tokenizers import ENCODEC_CHECKPOINT, EncodecTokenizer, MelVQTokenizer, get_tokenizer
 from wgpt_lite.train import RunInfo, load_checkpoint, model_from_checkpoint, read_metrics, train
 

@@ -8,7 +8,7 @@ from conftest import tone_and_noise
 
 import wgpt_lite as wl
 from wgpt_lite.audio import crop_to_frames
-from wgpt_lite.data.corpora import file_sha256
+from wgpt_lite.infra.files import file_sha256
 from wgpt_lite.tokenizers import (
     ENCODEC_CHECKPOINT,
     EncodecTokenizer,

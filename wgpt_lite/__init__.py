@@ -31,7 +31,7 @@ from wgpt_lite.audio import (
     power_spectrogram,
     save_audio,
 )
-from wgpt_lite.batches import eval_crops, random_crops
+from wgpt_lite.batches import MEL_CONTROLS, control_mel, eval_crops, random_crops
 from wgpt_lite.data.corpora import (
     CORPORA,
     build_corpus,
@@ -49,7 +49,7 @@ from wgpt_lite.display.widgets import gain_explorer, spectrogram_explorer
 from wgpt_lite.experiment.baselines import BASELINES, fit_baseline, score_baseline
 from wgpt_lite.experiment.budget import budget_line, comparison_seconds, measure_step_seconds
 from wgpt_lite.experiment.causality import future_leak, mel_influence, model_future_leak
-from wgpt_lite.experiment.controls import MEL_CONTROLS, control_mel, frame_nll, position_nll
+from wgpt_lite.experiment.controls import frame_nll, position_nll
 from wgpt_lite.experiment.generation_quality import continuation_nll, quality_proxies, repetition_rate, token_entropy
 from wgpt_lite.experiment.own_audio import score_folder
 from wgpt_lite.experiment.reproduce import (

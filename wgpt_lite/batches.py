@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from wgpt_lite.infra.errors import DataError
+from wgpt_lite.infra.errors import DataError, TrainingError
 
 _PREPARED: dict[str, ClipArrays] = {}  # dataset fingerprint -> its concatenated arrays
 _MAX_PREPARED = 8  # a notebook may hold train, validation and test of two corpora
@@ -114,3 +114,46 @@ def clip_windows(n_frames: int, context: int) -> list[tuple[int, int]]:
     [(0, 33), (32, 65), (64, 70)]
     """
     return [(start, min(start + context + 1, n_frames)) for start in range(0, n_frames - 1, context)]
+
+
+# What the hybrid's mel can be replaced by, in training and evaluation (experiment/controls.py says why).
+MEL_CONTROLS = ("true", "other-clip", "zeros", "behind", "ahead")
+
+
+def check_control(control: str) -> str:
+    """``control`` if it is one of ``MEL_CONTROLS``; otherwise one line listing them."""
+    if control not in MEL_CONTROLS:
+        raise TrainingError(f"unknown mel control {control!r}; choose one of {', '.join(MEL_CONTROLS)}")
+    return control
+
+
+def control_mel(mel: torch.Tensor, control: str) -> torch.Tensor:
+    """The mel frames ``[N, frames, n_mels]`` as ``control`` replaces them (a new tensor, or ``mel`` for "true").
+
+    The controls (``MEL_CONTROLS``) and what each tests: ``wgpt_lite/experiment/controls.py``.
+
+    >>> mel = torch.arange(2 * 3 * 1.0).view(2, 3, 1)
+    >>> control_mel(mel, "ahead")[0, :, 0].tolist(), control_mel(mel, "behind")[0, :, 0].tolist()
+    ([1.0, 2.0, 2.0], [0.0, 0.0, 1.0])
+    >>> control_mel(mel, "other-clip")[0, :, 0].tolist()   # crop 1's frames
+    [3.0, 4.0, 5.0]
+    """
+    check_control(control)
+    if control == "true":
+        return mel
+    if control == "zeros":
+        return torch.zeros_like(mel)
+    if control == "other-clip":
+        return mel.roll(max(1, mel.shape[0] // 2), dims=0)
+    shifted = torch.zeros_like(mel)
+    if control == "behind":
+        shifted[:, 1:] = mel[:, :-1]
+    else:  # ahead: the last frame has no successor in the crop; it keeps its own
+        shifted[:, :-1], shifted[:, -1] = mel[:, 1:], mel[:, -1]
+    return shifted
+
+
+def control_batch(batch: tuple[torch.Tensor, torch.Tensor], control: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(tokens, mel)`` with the mel replaced by ``control``; the tokens never change."""
+    tokens, mel = batch
+    return tokens, control_mel(mel, control)

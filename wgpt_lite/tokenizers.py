@@ -24,7 +24,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import re
 import socket
 import sys
 import types
@@ -36,9 +35,9 @@ from typing import Protocol
 import torch
 
 from wgpt_lite.audio import FRAME_RATE, HOP, N_MELS, crop_to_frames, log_mel, mel_settings
-from wgpt_lite.data.corpora import file_sha256
 from wgpt_lite.infra.atomic import atomic_path
 from wgpt_lite.infra.errors import TokenizerError
+from wgpt_lite.infra.files import file_sha256, load_tensors
 from wgpt_lite.infra.settings import offline
 
 TOKENIZERS = ("auto", "encodec", "melvq")
@@ -193,32 +192,6 @@ def state_dict_sha256(model: torch.nn.Module) -> str:
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()
-
-
-def load_tensors(path: Path, refuse) -> object:
-    """``torch.load`` that unpickles nothing but tensors and plain containers (``weights_only``: a file
-    cannot run code); an unreadable file raises ``refuse(reason)``, the caller's ``WgptError``.
-
-    The reason never repeats torch's advice to load the file with ``weights_only`` off: the kit
-    never gives it, and the chained torch error that holds it is dropped (``from None``).
-    """
-    try:
-        with warnings.catch_warnings():  # torch's note on a plain pickle's protocol: the reason says it all
-            warnings.filterwarnings("ignore", message="Detected pickle protocol")
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # pickle, zip and torch errors alike
-        raise refuse(_unreadable_reason(err)) from None
-
-
-def _unreadable_reason(err: Exception) -> str:
-    text = str(err).strip()
-    pickled = re.search(r"Unsupported global: GLOBAL (\S+)", text)
-    if pickled:
-        return f"it holds pickled Python objects ({pickled[1]}), which wgpt_lite never loads"
-    detail = text.splitlines()[0].split(". ")[0] if text else ""
-    if not detail or "weights" in detail.lower():  # torch's "Weights only load failed", and its advice
-        return "not a file torch wrote, or one cut short"
-    return f"not a file torch wrote, or one cut short: {detail}"
 
 
 def default_encodec_device() -> torch.device:
@@ -486,3 +459,15 @@ def describe_tokenizer(settings: dict) -> str:
 def short_hash(digest: str | None) -> str:
     """The first 8 hex digits of a sha256, as tables and messages show it (``None``: not fitted)."""
     return f"{digest[:8]}…" if digest else "none"
+
+
+def tokenizer_difference(then: dict, now: dict) -> str | None:
+    if then == now:
+        return None
+    if then["name"] != now["name"]:
+        return f"{describe_tokenizer(then)} at training, {describe_tokenizer(now)} now"
+    label, identity, _ = TOKEN_SOURCES[now["name"]]
+    if then[identity] != now[identity]:
+        return f"{describe_tokenizer(then)} at training, {short_hash(now[identity])} now"
+    changed = sorted(key for key in {*then, *now} if then.get(key) != now.get(key))  # k, bandwidth...
+    return ", ".join(f"{label} {key} {then.get(key)} at training, {now.get(key)} now" for key in changed)

@@ -38,7 +38,7 @@ run writes in its folder:
 ranks; rank 0 alone logs and writes; the curve is that of one process.
 
 **Provenance.** ``train`` reads what its training data is made of from the feature cache
-it came from (``feature_cache.data_provenance``: the corpus's content fingerprint, the
+it came from (``provenance.data_provenance``: the corpus's content fingerprint, the
 tokenizer's codebook or weights hash, mel and extraction settings). Resuming, and
 ``model_from_checkpoint(path, made_from)``, refuse in one line a checkpoint whose data was
 another: a model is never scored on, or trained further with, tokens it was not trained on.
@@ -63,16 +63,16 @@ import torch
 import torch.nn.functional as F
 
 from wgpt_lite.audio import FRAME_RATE
-from wgpt_lite.batches import random_crops
-from wgpt_lite.data.feature_cache import code_version, data_provenance, provenance_difference
-from wgpt_lite.experiment.controls import check_control, control_batch
+from wgpt_lite.batches import check_control, control_batch, random_crops
+from wgpt_lite.data.provenance import data_provenance, provenance_difference
 from wgpt_lite.infra import distributed
 from wgpt_lite.infra.atomic import atomic_path, write_text
+from wgpt_lite.infra.code_version import code_version
 from wgpt_lite.infra.device import autocast, pick_device, pick_precision
 from wgpt_lite.infra.errors import CheckpointError, TrainingError
+from wgpt_lite.infra.files import load_tensors
 from wgpt_lite.model import GPT, ModelConfig, evaluation_mode, from_config
 from wgpt_lite.runs.locks import holding_run_lock
-from wgpt_lite.tokenizers import load_tensors
 
 CHECKPOINT = "checkpoint.pt"
 BEST = "best.pt"  # with early stopping: the weights of the best validation NLL so far
@@ -245,7 +245,7 @@ def model_from_checkpoint(path: str | os.PathLike, made_from: dict | None = None
     """Rebuild the model a checkpoint holds; returns ``(model, checkpoint)``.
 
     ``made_from``: the provenance of the data the model is about to see
-    (``feature_cache.provenance(corpus, tokenizer)``, or ``data_provenance(dataset)``); a
+    (``provenance.provenance(corpus, tokenizer)``, or ``data_provenance(dataset)``); a
     checkpoint trained on other data is refused (``check_provenance``). Without it, nothing is compared.
     """
     checkpoint = load_checkpoint(path)

@@ -55,6 +55,7 @@ import torch
 from wgpt_lite.audio import HOP, crop_to_frames, load_audio
 from wgpt_lite.infra.atomic import building_folder, clear_leftovers, publish, writable_folder, write_text
 from wgpt_lite.infra.errors import AudioError, DataError
+from wgpt_lite.infra.files import file_sha256
 from wgpt_lite.infra.settings import REPO_ROOT, home_dir
 
 SEED = 1234  # one seed for every split decision: same corpus on every machine
@@ -210,14 +211,6 @@ def report_skipped(where: str, skipped: list[dict], what: str = "inputs") -> Non
 # them changed. The build records them (clips.json); later reads remember theirs in a
 # sidecar under home_dir(), never in the corpus folder, so the committed sample (whose
 # mtimes every git checkout changes) is hashed on first use and the repository is not written.
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def clip_records(root: Path, paths: list[str], *known: dict) -> dict[str, dict]:

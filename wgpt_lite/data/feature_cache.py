@@ -58,15 +58,12 @@ leaves the device and the batching out; ``extraction.json`` records both.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import math
 import os
-import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -74,26 +71,23 @@ import torch
 
 from wgpt_lite import audio
 from wgpt_lite.data.corpora import (
-    corpus_changes,
     corpus_fingerprint,
     corpus_spec,
     load_clip,
     read_manifest,
     report_skipped,
 )
+from wgpt_lite.data.provenance import EXTRACTION, FEATURE_VERSION, provenance
 from wgpt_lite.infra.atomic import building_folder, clear_leftovers, publish, remove, temporary_sibling
+from wgpt_lite.infra.code_version import code_version
 from wgpt_lite.infra.errors import AudioError, DataError
-from wgpt_lite.infra.settings import REPO_ROOT, home_dir
+from wgpt_lite.infra.settings import home_dir
 from wgpt_lite.tokenizers import (
-    TOKEN_SOURCES,
     EncodecTokenizer,
     MelVQTokenizer,
-    describe_tokenizer,
     get_tokenizer,
-    short_hash,
 )
 
-FEATURE_VERSION = 1  # bump when extraction changes in a way no setting below captures
 MELVQ_FIT_FRAMES = 200_000  # k-means sees at most this many training frames (evenly spaced)
 MELVQ_SEED = 0
 EXTRACT_THREADS = 2  # measured on 2 cores: see data/README.md
@@ -101,7 +95,6 @@ EXTRACT_THREADS = 2  # measured on 2 cores: see data/README.md
 # measured on the CPU), well inside a 16 GB T4, and enough clips to keep it busy.
 ENCODEC_BATCH_SECONDS = 120
 PROGRESS_MIN_CLIPS = 20  # smaller splits extract in seconds: no progress bar
-EXTRACTION = "extraction.json"  # written last into a cache folder: what made it, what it skipped
 # Clips per shard: a killed extraction loses at most one shard per worker. 256 LibriSpeech
 # clips are about 50 minutes of audio, enough for EnCodec's length-sorted batches on a GPU.
 SHARD_CLIPS = 256
@@ -120,108 +113,6 @@ def feature_key(corpus: str, split: str, tokenizer) -> str:
 
 # ---------------------------------------------------------------------------
 # Provenance: what features are made of, recorded by everything made from them
-
-
-def provenance(corpus: str, tokenizer) -> dict:
-    """What the features of ``corpus`` by ``tokenizer`` are made of, each part by its fingerprint:
-    the corpus's content, the tokenizer's identity (``settings()``), the mel settings, the extraction.
-
-    Feature caches, checkpoints, metrics logs and results record it; loading a checkpoint
-    compares it (``provenance_difference``).
-    """
-    return {
-        "corpus": corpus,
-        "corpus_sha256": corpus_fingerprint(corpus),
-        "tokenizer": tokenizer.settings(),
-        "mel": audio.mel_settings(),
-        "features": FEATURE_VERSION,
-    }
-
-
-def data_provenance(dataset) -> dict | None:
-    """The ``provenance`` of a ``features`` Dataset, from its cache folder; None for data made otherwise."""
-    cache_files = getattr(dataset, "cache_files", None)
-    if not cache_files:
-        return None  # in memory: not from the feature cache
-    info = Path(cache_files[0]["filename"]).parent / EXTRACTION
-    return json.loads(info.read_text()).get("provenance") if info.is_file() else None
-
-
-def provenance_difference(then: dict | None, now: dict | None) -> str | None:
-    """How the provenance of a model's training data (``then``) differs from that of the data it
-    is given ``now``, in words; None when they are the same.
-
-    >>> then = {"corpus": "mini-speech", "corpus_sha256": "5e6f" * 16, "features": 1, "mel": {},
-    ...         "tokenizer": {"name": "melvq", "k": 1024, "codebook_sha256": "1a2b" * 16}}
-    >>> now = {**then, "tokenizer": {**then["tokenizer"], "codebook_sha256": "9f8e" * 16}}
-    >>> provenance_difference(then, now)
-    'melvq codebook 1a2b1a2b… at training, 9f8e9f8e… now'
-    """
-    if then == now:
-        return None
-    if then is None or now is None:
-        return f"{_origin(then)} at training, {_origin(now)} now"
-    differences = [tokenizer_difference(then["tokenizer"], now["tokenizer"])]
-    if then["corpus"] != now["corpus"]:
-        differences.append(f"corpus {then['corpus']} at training, {now['corpus']} now")
-    elif then["corpus_sha256"] != now["corpus_sha256"]:
-        differences.append(
-            f"{now['corpus']} content {short_hash(then['corpus_sha256'])} at training, "
-            f"{short_hash(now['corpus_sha256'])} now: {corpus_changes(now['corpus'])}"
-        )
-    for key, what in (("mel", "mel settings"), ("features", "feature extraction version")):
-        if then[key] != now[key]:
-            differences.append(f"{what} {then[key]} at training, {now[key]} now")
-    return "; ".join(difference for difference in differences if difference)
-
-
-def _origin(made_from: dict | None) -> str:
-    return f"features of {made_from['corpus']}" if made_from else "data of no recorded origin (not from wl.features)"
-
-
-def tokenizer_difference(then: dict, now: dict) -> str | None:
-    if then == now:
-        return None
-    if then["name"] != now["name"]:
-        return f"{describe_tokenizer(then)} at training, {describe_tokenizer(now)} now"
-    label, identity, _ = TOKEN_SOURCES[now["name"]]
-    if then[identity] != now[identity]:
-        return f"{describe_tokenizer(then)} at training, {short_hash(now[identity])} now"
-    changed = sorted(key for key in {*then, *now} if then.get(key) != now.get(key))  # k, bandwidth...
-    return ", ".join(f"{label} {key} {then.get(key)} at training, {now.get(key)} now" for key in changed)
-
-
-@functools.cache
-def code_version() -> dict:
-    """The code that makes an artefact, recorded beside its provenance (never compared): the kit's
-    version and, when it runs from a git clone, the commit and whether tracked files differ from it."""
-    try:
-        version = metadata.version("wgpt_lite")
-    except metadata.PackageNotFoundError:
-        version = "not installed (run from the source tree)"
-    return {"wgpt_lite": version, **_git_state()}
-
-
-def _git_state() -> dict:
-    if not (REPO_ROOT / ".git").exists():
-        return {}  # a wheel, or a copy without history (git would answer for a repository around it)
-
-    def git(*args: str) -> str:
-        command = ["git", "-C", str(REPO_ROOT), *args]
-        return subprocess.run(command, capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-
-    try:
-        return {"commit": git("rev-parse", "HEAD"), "uncommitted_changes": bool(git("status", "--porcelain", "-uno"))}
-    except (OSError, subprocess.SubprocessError):  # no git, or one that refuses this folder
-        return {}
-
-
-def describe_code(code: dict) -> str:
-    """``code_version()`` in words: ``0.1.0, commit ebda442e (with uncommitted changes)``."""
-    if "commit" not in code:
-        return code["wgpt_lite"]
-    changes = " (with uncommitted changes)" if code["uncommitted_changes"] else ""
-    return f"{code['wgpt_lite']}, commit {code['commit'][:8]}{changes}"
 
 
 def _map_clips(fn, rows: list[dict], desc: str) -> list:

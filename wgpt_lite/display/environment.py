@@ -15,7 +15,7 @@ import sys
 import torch
 
 from wgpt_lite.data.corpora import CORPORA, is_built
-from wgpt_lite.data.feature_cache import code_version, describe_code
+from wgpt_lite.infra.code_version import code_version, describe_code
 from wgpt_lite.infra.device import pick_device, pick_precision
 from wgpt_lite.infra.settings import drive_dir, home_dir, offline, results_root
 from wgpt_lite.presets import default_preset

@@ -18,12 +18,8 @@ and predicts tokens ``1..T``) for something else, in evaluation or in training
   implausible amount, which proves the experiment would notice one. The real front end
   must never look like this (``wgpt_lite.experiment.causality`` tests that it does not).
 
-    >>> import torch
-    >>> mel = torch.arange(2 * 3 * 1.0).view(2, 3, 1)
-    >>> control_mel(mel, "ahead")[0, :, 0].tolist(), control_mel(mel, "behind")[0, :, 0].tolist()
-    ([1.0, 2.0, 2.0], [0.0, 0.0, 1.0])
-    >>> control_mel(mel, "other-clip")[0, :, 0].tolist()   # crop 1's frames
-    [3.0, 4.0, 5.0]
+The replacements themselves are ``control_mel`` and ``control_batch`` in ``wgpt_lite/batches.py``
+(the training loop applies them to its crops); this module scores what they change.
 """
 
 from __future__ import annotations
@@ -34,38 +30,6 @@ import torch.nn.functional as F
 from wgpt_lite.batches import clip_windows
 from wgpt_lite.infra.errors import TrainingError
 from wgpt_lite.model import evaluation_mode
-
-MEL_CONTROLS = ("true", "other-clip", "zeros", "behind", "ahead")
-
-
-def check_control(control: str) -> str:
-    """``control`` if it is one of ``MEL_CONTROLS``; otherwise one line listing them."""
-    if control not in MEL_CONTROLS:
-        raise TrainingError(f"unknown mel control {control!r}; choose one of {', '.join(MEL_CONTROLS)}")
-    return control
-
-
-def control_mel(mel: torch.Tensor, control: str) -> torch.Tensor:
-    """The mel frames ``[N, frames, n_mels]`` as ``control`` replaces them (a new tensor, or ``mel`` for "true")."""
-    check_control(control)
-    if control == "true":
-        return mel
-    if control == "zeros":
-        return torch.zeros_like(mel)
-    if control == "other-clip":
-        return mel.roll(max(1, mel.shape[0] // 2), dims=0)
-    shifted = torch.zeros_like(mel)
-    if control == "behind":
-        shifted[:, 1:] = mel[:, :-1]
-    else:  # ahead: the last frame has no successor in the crop; it keeps its own
-        shifted[:, :-1], shifted[:, -1] = mel[:, 1:], mel[:, -1]
-    return shifted
-
-
-def control_batch(batch: tuple[torch.Tensor, torch.Tensor], control: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(tokens, mel)`` with the mel replaced by ``control``; the tokens never change."""
-    tokens, mel = batch
-    return tokens, control_mel(mel, control)
 
 
 @torch.no_grad()

@@ -40,11 +40,12 @@ from pathlib import Path
 
 import torch
 
-from wgpt_lite.batches import eval_crops
+from wgpt_lite.batches import MEL_CONTROLS, control_batch, eval_crops
 from wgpt_lite.data.corpora import corpus_spec
-from wgpt_lite.data.feature_cache import code_version, corpus_tokenizer, data_provenance, features, provenance
+from wgpt_lite.data.feature_cache import corpus_tokenizer, features
+from wgpt_lite.data.provenance import data_provenance, provenance
 from wgpt_lite.experiment.baselines import BASELINES, fit_baseline, score_baseline
-from wgpt_lite.experiment.controls import MEL_CONTROLS, control_batch, position_nll
+from wgpt_lite.experiment.controls import position_nll
 from wgpt_lite.experiment.results import (
     differences_table,
     load_runs,
@@ -59,6 +60,7 @@ from wgpt_lite.experiment.results import (
 from wgpt_lite.experiment.stats import token_streams
 from wgpt_lite.infra import distributed
 from wgpt_lite.infra.atomic import writable_folder, write_text
+from wgpt_lite.infra.code_version import code_version
 from wgpt_lite.infra.device import pick_device, pick_precision
 from wgpt_lite.infra.settings import home_dir, results_root
 from wgpt_lite.presets import MODELS, build_model, train_config

@@ -23,8 +23,8 @@ import os
 from pathlib import Path
 
 from wgpt_lite.data.corpora import corpus_spec
-from wgpt_lite.data.feature_cache import describe_code
 from wgpt_lite.experiment.stats import mean_interval
+from wgpt_lite.infra.code_version import describe_code
 from wgpt_lite.presets import MODELS
 from wgpt_lite.tokenizers import describe_tokenizer, short_hash
 from wgpt_lite.train import METRICS, read_metrics
@@ -160,7 +160,7 @@ def results_table(rows: list[dict]) -> str:
 def provenance_lines(provenance: dict[str, dict], code: dict) -> str:
     """What a table's numbers were made from, per corpus, as Markdown lines with short fingerprints.
 
-    ``provenance``: ``{corpus: feature_cache.provenance}``; ``code``: ``feature_cache.code_version()``.
+    ``provenance``: ``{corpus: provenance.provenance}``; ``code``: ``code_version()``.
 
     >>> made_from = {"corpus": "mini-speech", "corpus_sha256": "5e6f" * 16,
     ...              "tokenizer": {"name": "melvq", "k": 1024, "codebook_sha256": "1a2b" * 16}}

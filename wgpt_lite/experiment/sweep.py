@@ -28,12 +28,12 @@ import time
 from dataclasses import asdict, fields, replace
 from pathlib import Path
 
-from wgpt_lite.data.feature_cache import code_version
-from wgpt_lite.experiment.controls import check_control
+from wgpt_lite.batches import check_control
 from wgpt_lite.experiment.reproduce import CorpusData, results_dir, tokenizer_name, train_model
 from wgpt_lite.experiment.results import finish_figure, interval_text, with_sd
 from wgpt_lite.experiment.stats import mean_interval
 from wgpt_lite.infra.atomic import writable_folder, write_text
+from wgpt_lite.infra.code_version import code_version
 from wgpt_lite.infra.errors import TrainingError
 from wgpt_lite.model import ModelConfig
 from wgpt_lite.presets import train_config
