@@ -12,14 +12,14 @@ from test_train import CONFIG, fresh_model, run_info, synthetic_features
 
 from wgpt_lite.batches import eval_crops
 from wgpt_lite.infra import distributed
-from wgpt_lite.train import train
+from wgpt_lite.runs.run_folder import train_in_folder
 
 BUDGET = replace(CONFIG, patience=2)  # 20 steps at most, batch 4: early stopping's decision crosses the ranks
 
 
 def run(run_dir: str, until: int | None = None, resume: bool = False) -> dict:
     eval_batch = eval_crops(synthetic_features(seed=1), BUDGET.context, BUDGET.eval_crops, seed=0)
-    return train(
+    return train_in_folder(
         fresh_model(),
         synthetic_features(),
         eval_batch,

@@ -14,7 +14,7 @@ from ddp_helper import BUDGET, run
 import wgpt_lite as wl
 import wgpt_lite.data.feature_cache as feat
 from wgpt_lite.cli import main
-from wgpt_lite.train import read_metrics
+from wgpt_lite.runs.run_folder import read_metrics
 
 HELPER = Path(__file__).with_name("ddp_helper.py")
 # Two ranks sum their gradients in another order than one process sums its batch: equal up to

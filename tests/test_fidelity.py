@@ -16,7 +16,8 @@ from wgpt_lite.experiment.stats import mean_interval, t_quantile_975, token_stre
 from wgpt_lite.experiment.sweep import parse_variations, sweep
 from wgpt_lite.infra.device import pick_device, pick_precision
 from wgpt_lite.infra.errors import ModelError, TrainingError
-from wgpt_lite.train import BEST, CHECKPOINT, METRICS, load_checkpoint, read_metrics
+from wgpt_lite.runs.checkpoint import BEST, CHECKPOINT, load_checkpoint
+from wgpt_lite.runs.run_folder import METRICS, read_metrics
 
 SMOKE = wl.train_config("smoke")
 
@@ -84,7 +85,9 @@ def stopping_run(speech, folder, **kwargs):
     model = wl.build_model("gpt-s", "smoke", vocab_size=speech.tokenizer.vocab_size)
     run = wl.RunInfo(model="gpt-s", preset="smoke", corpus="sample-speech", tokenizer="melvq")
     torch.manual_seed(0)
-    return wl.train(model, speech.train, speech.validation, config, folder, run, progress=False, **kwargs), model
+    return wl.train_in_folder(
+        model, speech.train, speech.validation, config, folder, run, progress=False, **kwargs
+    ), model
 
 
 def test_early_stopping_keeps_the_best_weights_and_returns_their_evaluation(speech, tmp_path):
@@ -147,7 +150,7 @@ def test_training_with_a_control_feeds_the_model_that_mel(speech, tmp_path):
     model.mel_encoder.proj.register_forward_hook(lambda module, args, out: seen.append(args[0].abs().sum().item()))
     run = wl.RunInfo(model="hybrid", preset="smoke", corpus="sample-speech", tokenizer="melvq")
     config = wl.train_config("smoke", steps=2, epoch_steps=2, mel_control="zeros")
-    wl.train(model, speech.train, speech.validation, config, tmp_path, run, progress=False)
+    wl.train_in_folder(model, speech.train, speech.validation, config, tmp_path, run, progress=False)
     assert seen and all(total == 0 for total in seen), "training and evaluation both saw zeros"
     scores = {c: wl.evaluate(model, control_batch(speech.validation, c))["nll"] for c in ("true", "zeros")}
     assert scores["true"] != scores["zeros"]
@@ -239,9 +242,11 @@ def test_a_checkpoint_from_before_a_setting_existed_counts_as_its_default(speech
 
     def resume(config):
         model = wl.build_model("hybrid", "smoke", vocab_size=speech.tokenizer.vocab_size)
-        return wl.train(model, speech.train, speech.validation, config, tmp_path, run, resume=True, progress=False)
+        return wl.train_in_folder(
+            model, speech.train, speech.validation, config, tmp_path, run, resume=True, progress=False
+        )
 
-    wl.train(
+    wl.train_in_folder(
         wl.build_model("hybrid", "smoke", vocab_size=speech.tokenizer.vocab_size),
         speech.train, speech.validation, config, tmp_path, run, until=2, progress=False,
     )  # fmt: skip

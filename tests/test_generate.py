@@ -1,8 +1,6 @@
 """Generation: the KV cache changes nothing but speed, sampling is seeded, the hybrid's loop is
 causal, and bad input is refused in words."""
 
-import importlib
-
 import pytest
 import torch
 
@@ -14,11 +12,12 @@ from wgpt_lite.generate import (
     PredictedMel,
     closed_loop_mismatch,
     generate,
-    load_for_generation,
     mel_source,
     sample_next,
 )
 from wgpt_lite.model import KVCache
+from wgpt_lite.runs import checkpoint as checkpoints
+from wgpt_lite.runs.checkpoint import load_for_generation
 
 
 def melvq(seed: int = 0) -> wl.MelVQTokenizer:
@@ -167,12 +166,12 @@ def test_a_silent_prompt_is_refused():
 
 
 def test_a_checkpoint_of_another_tokenizer_is_refused(tmp_path, monkeypatch):
-    module = importlib.import_module("wgpt_lite.generate")  # wl.generate would be the function
-
     tok = melvq()
     checkpoint = {"run": {"tokenizer": "melvq"}, "provenance": {"tokenizer": tok.settings()}, "model": None}
-    monkeypatch.setattr(module, "load_checkpoint", lambda path: checkpoint)
-    monkeypatch.setattr(module, "rebuild_model", lambda ckpt, path: model("gpt-s"))
+    checkpoint.update(model_config={}, train_config={}, step=0)  # the kit's entries: the reader's first check
+    (tmp_path / "checkpoint.pt").touch()
+    monkeypatch.setattr(checkpoints, "load_tensors", lambda path, refuse: checkpoint)
+    monkeypatch.setattr(checkpoints, "rebuild_model", lambda ckpt, path: model("gpt-s"))
     assert isinstance(load_for_generation(tmp_path / "checkpoint.pt", tok), wl.GPT)
     with pytest.raises(wl.CheckpointError, match="another melvq tokenizer: melvq codebook"):
         load_for_generation(tmp_path / "checkpoint.pt", melvq(seed=1))

@@ -105,5 +105,5 @@ def test_train_is_refused_before_it_writes_into_a_folder_another_run_holds(other
     model = wl.build_model("gpt-s", "smoke", vocab_size=16)
     eval_batch = wl.eval_crops(data, config.context, n_crops=2)
     with pytest.raises(TrainingError, match=f"PID {other_writer.pid}"):
-        wl.train(model, data, eval_batch, config, run_dir, run, progress=False)
+        wl.train_in_folder(model, data, eval_batch, config, run_dir, run, progress=False)
     assert [path.name for path in run_dir.iterdir()] == [LOCK_FILE], "no metrics, no checkpoint"

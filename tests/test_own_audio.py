@@ -16,7 +16,7 @@ from wgpt_lite.cli import main
 from wgpt_lite.data import corpora
 from wgpt_lite.experiment import own_audio
 from wgpt_lite.infra.errors import DataError
-from wgpt_lite.train import load_checkpoint, model_from_checkpoint
+from wgpt_lite.runs.checkpoint import load_checkpoint, model_from_checkpoint
 
 SR = wl.SAMPLE_RATE
 CONTEXT = wl.train_config("smoke").context  # 32 frames: the windows are 33 frames long
@@ -44,7 +44,9 @@ def checkpoints(tmp_path_factory):
             model = wl.build_model(name, "smoke", vocab_size=tok.vocab_size)
             run = wl.RunInfo(model=name, preset="smoke", corpus="sample-speech", tokenizer=tok.name)
             run_dir = tmp_path_factory.mktemp(name)
-            wl.train(model, train_ds, eval_batch, wl.train_config("smoke", steps=5), run_dir, run, progress=False)
+            wl.train_in_folder(
+                model, train_ds, eval_batch, wl.train_config("smoke", steps=5), run_dir, run, progress=False
+            )
             paths[name] = run_dir / "checkpoint.pt"
     return home, paths
 

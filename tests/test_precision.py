@@ -15,7 +15,9 @@ from test_train import CONFIG, fresh_model, run_info, synthetic_features, withou
 from torch._dynamo.testing import CompileCounterWithBackend
 
 from wgpt_lite.batches import eval_crops
-from wgpt_lite.train import evaluate, load_checkpoint, read_metrics, train
+from wgpt_lite.runs.checkpoint import load_checkpoint
+from wgpt_lite.runs.run_folder import read_metrics, train_in_folder
+from wgpt_lite.train import evaluate
 
 # A skipped first step means the LR scheduler steps before the optimizer ever has: expected here.
 SKIPPED_STEPS_WARNING = "ignore:Detected call of `lr_scheduler.step\\(\\)` before `optimizer.step\\(\\)`"
@@ -47,7 +49,7 @@ def test_fp16_training_learns_and_checkpoints_its_loss_scale(data, fp16, tmp_pat
     train_ds, eval_batch = data
     model = fresh_model()
     before = evaluate(model, eval_batch, precision="fp16")
-    after = train(model, train_ds, eval_batch, CONFIG, tmp_path, run_info(), progress=False)
+    after = train_in_folder(model, train_ds, eval_batch, CONFIG, tmp_path, run_info(), progress=False)
     assert read_metrics(tmp_path / "metrics.jsonl", "run")[0]["precision"] == "fp16"
     assert all(torch.isfinite(torch.tensor(train_losses(tmp_path))))
     assert after["nll"] < before["nll"] - 0.5, (before, after)
@@ -60,13 +62,15 @@ def test_fp16_overflowing_steps_are_skipped_and_leave_the_weights_intact(data, f
     train_ds, eval_batch = data
     start_loss_scale(monkeypatch, OVERFLOWING_SCALE)
     initial = fresh_model().state_dict()
-    train(fresh_model(), train_ds, eval_batch, CONFIG, tmp_path, run_info(), until=6, progress=False)
+    train_in_folder(fresh_model(), train_ds, eval_batch, CONFIG, tmp_path, run_info(), until=6, progress=False)
     after_overflows = load_checkpoint(tmp_path / "checkpoint.pt")
     assert all(torch.equal(after_overflows["model"][name], weight) for name, weight in initial.items())
     assert after_overflows["optimizer"]["state"] == {}  # AdamW never stepped
     assert after_overflows["scaler"]["scale"] == OVERFLOWING_SCALE / 2**6  # halved at each skipped step
 
-    final = train(fresh_model(), train_ds, eval_batch, CONFIG, tmp_path, run_info(), resume=True, progress=False)
+    final = train_in_folder(
+        fresh_model(), train_ds, eval_batch, CONFIG, tmp_path, run_info(), resume=True, progress=False
+    )
     checkpoint = load_checkpoint(tmp_path / "checkpoint.pt")
     assert checkpoint["optimizer"]["state"][0]["step"] == CONFIG.steps - 6  # every later step was applied
     assert all(torch.isfinite(weight).all() for weight in checkpoint["model"].values())
@@ -77,10 +81,14 @@ def test_fp16_overflowing_steps_are_skipped_and_leave_the_weights_intact(data, f
 def test_fp16_resume_restores_the_loss_scale_and_reproduces_the_run(data, fp16, tmp_path, monkeypatch):
     train_ds, eval_batch = data
     start_loss_scale(monkeypatch, OVERFLOWING_SCALE)  # the scale changes early, so that resuming must restore it
-    train(fresh_model(), train_ds, eval_batch, CONFIG, tmp_path / "straight", run_info(), progress=False)
-    train(fresh_model(), train_ds, eval_batch, CONFIG, tmp_path / "resumed", run_info(), until=4, progress=False)
+    train_in_folder(fresh_model(), train_ds, eval_batch, CONFIG, tmp_path / "straight", run_info(), progress=False)
+    train_in_folder(
+        fresh_model(), train_ds, eval_batch, CONFIG, tmp_path / "resumed", run_info(), until=4, progress=False
+    )
     assert load_checkpoint(tmp_path / "resumed" / "checkpoint.pt")["scaler"]["scale"] == OVERFLOWING_SCALE / 2**4
-    train(fresh_model(), train_ds, eval_batch, CONFIG, tmp_path / "resumed", run_info(), resume=True, progress=False)
+    train_in_folder(
+        fresh_model(), train_ds, eval_batch, CONFIG, tmp_path / "resumed", run_info(), resume=True, progress=False
+    )
     straight, resumed = (
         [without_timing(r) for r in read_metrics(tmp_path / name / "metrics.jsonl")] for name in ("straight", "resumed")
     )
@@ -91,7 +99,7 @@ def test_fp16_resume_restores_the_loss_scale_and_reproduces_the_run(data, fp16, 
 
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])
 def test_compiled_training_gives_the_eager_losses(precision, data, tmp_path, monkeypatch):
-    # train() compiles with torch's default backend, inductor, which spends about 45 s on this
+    # train_in_folder() compiles with torch's default backend, inductor, which spends about 45 s on this
     # 2-core CPU generating and building C++ kernels for this 20-step run. aot_eager goes through
     # the same capture (dynamo's graphs of the training and evaluation forwards, AOTAutograd's
     # joint forward and backward) and runs the captured graphs with eager kernels: seconds.
@@ -100,10 +108,10 @@ def test_compiled_training_gives_the_eager_losses(precision, data, tmp_path, mon
     backend = CompileCounterWithBackend("aot_eager")
     monkeypatch.setattr(torch, "compile", functools.partial(torch.compile, backend=backend))
     train_ds, eval_batch = data
-    eager = train(fresh_model(), train_ds, eval_batch, CONFIG, tmp_path / "eager", run_info(), progress=False)
+    eager = train_in_folder(fresh_model(), train_ds, eval_batch, CONFIG, tmp_path / "eager", run_info(), progress=False)
     assert backend.frame_count == 0
     compiled_config = replace(CONFIG, compile=True)
-    compiled = train(
+    compiled = train_in_folder(
         fresh_model(), train_ds, eval_batch, compiled_config, tmp_path / "compiled", run_info(), progress=False
     )
     assert backend.frame_count > 0  # the steps ran through compiled graphs
@@ -115,7 +123,7 @@ def test_a_run_begun_in_bf16_or_fp32_resumes_in_fp16(data, tmp_path, monkeypatch
     # Begun on an A100 (bf16), resumed on a T4 (fp16): no loss scale was saved, so fp16 starts a fresh one.
     train_ds, eval_batch = data
     monkeypatch.setenv("WGPT_PRECISION", "fp32")
-    train(fresh_model(), train_ds, eval_batch, CONFIG, tmp_path, run_info(), until=7, progress=False)
+    train_in_folder(fresh_model(), train_ds, eval_batch, CONFIG, tmp_path, run_info(), until=7, progress=False)
     monkeypatch.setenv("WGPT_PRECISION", "fp16")
-    train(fresh_model(), train_ds, eval_batch, CONFIG, tmp_path, run_info(), resume=True, progress=False)
+    train_in_folder(fresh_model(), train_ds, eval_batch, CONFIG, tmp_path, run_info(), resume=True, progress=False)
     assert load_checkpoint(tmp_path / "checkpoint.pt")["scaler"]["scale"] == DEFAULT_SCALE

@@ -19,8 +19,10 @@ from wgpt_lite.experiment.reproduce import CorpusData, reproduce, score_checkpoi
 from wgpt_lite.infra.code_version import code_version
 from wgpt_lite.infra.errors import CheckpointError, TokenizerError
 from wgpt_lite.infra.files import file_sha256
+from wgpt_lite.runs.checkpoint import load_checkpoint, model_from_checkpoint
+from wgpt_lite.runs.run_folder import read_metrics, train_in_folder
 from wgpt_lite.tokenizers import ENCODEC_CHECKPOINT, EncodecTokenizer, MelVQTokenizer, get_tokenizer
-from wgpt_lite.train import RunInfo, load_checkpoint, model_from_checkpoint, read_metrics, train
+from wgpt_lite.train import RunInfo
 
 SMOKE = wl.train_config("smoke", steps=2)
 
@@ -76,7 +78,7 @@ def test_a_refitted_codebook_is_refused_by_scoring_resuming_and_reproducing(samp
     def resume():
         model = wl.build_model("gpt-s", "smoke", vocab_size=data.tokenizer.vocab_size)
         run = RunInfo(model="gpt-s", preset="smoke", corpus="sample-speech", tokenizer="melvq")
-        train(model, data.train, data.validation, SMOKE, checkpoint.parent, run, resume=True, progress=False)
+        train_in_folder(model, data.train, data.validation, SMOKE, checkpoint.parent, run, resume=True, progress=False)
 
     for call in (lambda: score_checkpoint(checkpoint), resume, lambda: reproduce_gpt_s(out)):
         message = refusal(call)

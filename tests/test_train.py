@@ -11,7 +11,9 @@ import wgpt_lite as wl
 from wgpt_lite.batches import eval_crops
 from wgpt_lite.infra.errors import CheckpointError, TrainingError
 from wgpt_lite.presets import train_config
-from wgpt_lite.train import RunInfo, evaluate, load_checkpoint, lr_factor, model_from_checkpoint, read_metrics, train
+from wgpt_lite.runs.checkpoint import load_checkpoint, model_from_checkpoint
+from wgpt_lite.runs.run_folder import read_metrics, train_in_folder
+from wgpt_lite.train import RunInfo, evaluate, lr_factor
 
 CONFIG = train_config("smoke")  # 20 steps, epochs of 5 steps, context 32
 
@@ -53,7 +55,7 @@ def test_a_few_smoke_steps_lower_the_loss_and_log_everything(data, tmp_path):
     train_ds, eval_batch = data
     model = fresh_model()
     before = evaluate(model, eval_batch)
-    after = train(model, train_ds, eval_batch, CONFIG, tmp_path, run_info(), progress=False)
+    after = train_in_folder(model, train_ds, eval_batch, CONFIG, tmp_path, run_info(), progress=False)
     assert after["nll"] < before["nll"] - 0.5, (before, after)
     assert after["ppl"] == pytest.approx(np.exp(after["nll"]))
     header, *records = read_metrics(tmp_path / "metrics.jsonl")
@@ -66,12 +68,14 @@ def test_a_few_smoke_steps_lower_the_loss_and_log_everything(data, tmp_path):
 
 def test_resume_after_an_interruption_reproduces_the_uninterrupted_curve(data, tmp_path):
     train_ds, eval_batch = data
-    train(fresh_model(), train_ds, eval_batch, CONFIG, tmp_path / "straight", run_info(), progress=False)
+    train_in_folder(fresh_model(), train_ds, eval_batch, CONFIG, tmp_path / "straight", run_info(), progress=False)
     # Interrupted after step 7 (mid-epoch), then resumed by a new process's worth of objects.
-    train(fresh_model(), train_ds, eval_batch, CONFIG, tmp_path / "resumed", run_info(), until=7, progress=False)
+    train_in_folder(
+        fresh_model(), train_ds, eval_batch, CONFIG, tmp_path / "resumed", run_info(), until=7, progress=False
+    )
     assert load_checkpoint(tmp_path / "resumed" / "checkpoint.pt")["step"] == 7
     torch.manual_seed(123)  # whatever the global RNG holds now must not matter
-    train(
+    train_in_folder(
         wl.build_model("hybrid", "smoke"),
         train_ds,
         eval_batch,
@@ -93,11 +97,11 @@ def without_timing(record: dict) -> dict:
 
 def test_killed_run_resumes_from_the_last_checkpoint(data, tmp_path):
     train_ds, eval_batch = data
-    train(fresh_model(), train_ds, eval_batch, CONFIG, tmp_path, run_info(), until=5, progress=False)
+    train_in_folder(fresh_model(), train_ds, eval_batch, CONFIG, tmp_path, run_info(), until=5, progress=False)
     with open(tmp_path / "metrics.jsonl", "a") as log:  # what a kill after step 5 leaves behind
         log.write(json.dumps({"kind": "train", "step": 6, "epoch": 1.2, "loss": 9.0, "lr": 0.0}) + '\n{"kind": "tr')
     (tmp_path / "checkpoint.pt.tmp-999").write_bytes(b"half a checkpoint")
-    train(fresh_model(), train_ds, eval_batch, CONFIG, tmp_path, run_info(), resume=True, progress=False)
+    train_in_folder(fresh_model(), train_ds, eval_batch, CONFIG, tmp_path, run_info(), resume=True, progress=False)
     steps = [r["step"] for r in read_metrics(tmp_path / "metrics.jsonl", "train")]
     assert steps == list(range(1, 21))
 
@@ -121,15 +125,17 @@ def test_warmup_then_cosine():
 
 def test_checkpoint_of_another_model_or_preset_is_refused_by_name(data, tmp_path):
     train_ds, eval_batch = data
-    train(fresh_model("gpt-s"), train_ds, eval_batch, CONFIG, tmp_path, run_info("gpt-s"), until=2, progress=False)
+    train_in_folder(
+        fresh_model("gpt-s"), train_ds, eval_batch, CONFIG, tmp_path, run_info("gpt-s"), until=2, progress=False
+    )
     with pytest.raises(CheckpointError, match="model 'gpt-s' \\(this run: 'hybrid'\\)"):
-        train(fresh_model("hybrid"), train_ds, eval_batch, CONFIG, tmp_path, run_info("hybrid"), resume=True)
+        train_in_folder(fresh_model("hybrid"), train_ds, eval_batch, CONFIG, tmp_path, run_info("hybrid"), resume=True)
     with pytest.raises(CheckpointError, match="preset 'smoke' \\(this run: 'mini'\\)"):
-        train(
+        train_in_folder(
             fresh_model("gpt-s", "mini"), train_ds, eval_batch, CONFIG, tmp_path, run_info("gpt-s", "mini"), resume=True
         )
     with pytest.raises(CheckpointError, match="steps 20 \\(this run: 30\\)"):
-        train(
+        train_in_folder(
             fresh_model("gpt-s"),
             train_ds,
             eval_batch,
@@ -139,19 +145,19 @@ def test_checkpoint_of_another_model_or_preset_is_refused_by_name(data, tmp_path
             resume=True,
         )
     with pytest.raises(CheckpointError, match="--resume"):
-        train(fresh_model("gpt-s"), train_ds, eval_batch, CONFIG, tmp_path, run_info("gpt-s"))
+        train_in_folder(fresh_model("gpt-s"), train_ds, eval_batch, CONFIG, tmp_path, run_info("gpt-s"))
     model, checkpoint = model_from_checkpoint(tmp_path / "checkpoint.pt")
     assert checkpoint["run"]["model"] == "gpt-s" and model.num_params() == fresh_model("gpt-s").num_params()
 
 
 def test_data_made_in_memory_has_no_provenance_and_never_resumes_on_cached_features(data, tmp_path):
     train_ds, eval_batch = data
-    train(fresh_model(), train_ds, eval_batch, CONFIG, tmp_path, run_info(), until=2, progress=False)
+    train_in_folder(fresh_model(), train_ds, eval_batch, CONFIG, tmp_path, run_info(), until=2, progress=False)
     assert load_checkpoint(tmp_path / "checkpoint.pt")["provenance"] is None
     assert read_metrics(tmp_path / "metrics.jsonl", "run")[0]["provenance"] is None
     cached = wl.features("sample-music", "validation", "melvq")
     with pytest.raises(CheckpointError, match="no recorded origin .* at training, features of sample-music now"):
-        train(fresh_model(), cached, eval_batch, CONFIG, tmp_path, run_info(), resume=True, progress=False)
+        train_in_folder(fresh_model(), cached, eval_batch, CONFIG, tmp_path, run_info(), resume=True, progress=False)
 
 
 def test_unreadable_checkpoint_is_a_clear_error(tmp_path):
@@ -164,9 +170,9 @@ def test_unreadable_checkpoint_is_a_clear_error(tmp_path):
 
 def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(data, tmp_path):
     train_ds, eval_batch = data
-    train(fresh_model(), train_ds, eval_batch, CONFIG, tmp_path, run_info(), until=5, progress=False)
+    train_in_folder(fresh_model(), train_ds, eval_batch, CONFIG, tmp_path, run_info(), until=5, progress=False)
     with pytest.raises(TrainingError, match="at step 6.*checkpoint of step 5"):
-        train(
+        train_in_folder(
             fresh_model(),
             synthetic_features(nan_mel=True),
             eval_batch,
@@ -205,14 +211,16 @@ def test_reproduce_on_the_sample_writes_table_curves_and_logs_then_resumes(tmp_p
 
 def test_weights_of_another_layer_layout_are_refused_in_words(data, tmp_path):
     train_ds, eval_batch = data
-    train(fresh_model("hybrid"), train_ds, eval_batch, CONFIG, tmp_path, run_info("hybrid"), until=2, progress=False)
+    train_in_folder(
+        fresh_model("hybrid"), train_ds, eval_batch, CONFIG, tmp_path, run_info("hybrid"), until=2, progress=False
+    )
     checkpoint = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     checkpoint["model"]["mel_encoder.ln.weight"] = torch.ones(8)  # as an older kit's mel encoder had
     torch.save(checkpoint, tmp_path / "checkpoint.pt")
     with pytest.raises(CheckpointError, match="another version of the WhisperGPT layers.*mel_encoder.ln.weight"):
         model_from_checkpoint(tmp_path / "checkpoint.pt")
     with pytest.raises(CheckpointError, match="checkpoint.pt holds weights"):
-        train(
+        train_in_folder(
             fresh_model("hybrid"),
             train_ds,
             eval_batch,

@@ -9,7 +9,7 @@ The public API follows the story the notebooks tell, one step per line::
     data = wl.features("mini-speech", "train", tok)       #    cached tokens + mel of every clip
     tokens, mel = wl.random_crops(data, 256, 16, gen)     #    aligned training crops
     model = wl.build_model("hybrid", "mini")              # 03 models: sizes in wgpt_lite/presets.py
-    wl.train(model, data, eval_batch, wl.train_config("mini"), "runs/hybrid", run)   # 04 training
+    wl.train_in_folder(model, data, eval_batch, wl.train_config("mini"), "runs/hybrid", run)  # 04 training
     rows = wl.reproduce("mini", wl.preset_corpora("mini"))                           # 04-05 the comparison
     scored = wl.score_folder(["results/mini-melvq/mini-speech/hybrid/checkpoint.pt"], "my_audio/")  # your audio
 
@@ -58,7 +58,6 @@ from wgpt_lite.experiment.reproduce import (
     results_dir,
     score_checkpoint,
     score_controls,
-    scored_weights,
     table_split,
     train_model,
 )
@@ -82,7 +81,6 @@ from wgpt_lite.generate import (
     closed_loop_mismatch,
     continue_clip,
     generate,
-    load_for_generation,
     mel_source,
 )
 from wgpt_lite.infra.device import autocast, pick_device, pick_precision
@@ -109,14 +107,17 @@ from wgpt_lite.presets import (
     preset_corpora,
     train_config,
 )
+from wgpt_lite.runs.checkpoint import load_checkpoint, load_for_generation, model_from_checkpoint, scored_weights
+from wgpt_lite.runs.run_folder import RunFolder, read_metrics, train_in_folder
 from wgpt_lite.tokenizers import EncodecTokenizer, MelVQTokenizer, get_tokenizer
 from wgpt_lite.train import (
+    Hooks,
     RunInfo,
     TrainConfig,
+    TrainState,
     evaluate,
     lr_factor,
     make_optimizer,
-    model_from_checkpoint,
     steps_per_epoch,
     train,
     update,

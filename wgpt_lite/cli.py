@@ -47,7 +47,6 @@ from wgpt_lite.display.plots import plot_continuation
 from wgpt_lite.experiment.own_audio import score_folder
 from wgpt_lite.experiment.reproduce import (
     CorpusData,
-    load_with_tokenizer,
     reproduce,
     results_dir,
     score_checkpoint,
@@ -64,6 +63,7 @@ from wgpt_lite.infra.errors import CheckpointError, DataError, ModelError, WgptE
 from wgpt_lite.infra.processes import sigterm_as_ctrl_c
 from wgpt_lite.infra.settings import results_root
 from wgpt_lite.presets import MODELS, PRESETS, default_preset, preset_corpora, train_config
+from wgpt_lite.runs.checkpoint import load_with_tokenizer
 from wgpt_lite.tokenizers import TOKENIZERS
 
 DEVICE_HELP = "cuda (or cuda:N), mps or cpu (default: the best available; one this machine lacks is refused)"

@@ -35,19 +35,15 @@ frame ``t + 1``, made from tokens ``<= t + 1`` only (``mel_source``):
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
 from wgpt_lite.audio import FRAME_RATE, HOP, LOG_FLOOR, log_mel, log_scale
 from wgpt_lite.data.feature_cache import clip_features
-from wgpt_lite.infra.errors import CheckpointError, ModelError, TokenizerError
+from wgpt_lite.infra.errors import ModelError, TokenizerError
 from wgpt_lite.inversion import tokens_to_audio
 from wgpt_lite.model import GPT, KVCache, evaluation_mode
-from wgpt_lite.tokenizers import tokenizer_difference
-from wgpt_lite.train import load_checkpoint, rebuild_model
 
 # Tokens decoded to make one EnCodec mel frame. Measured against a full decode (untrained
 # EnCodec, 20 s of a gliding tone + noise, docs/benchmarks.md "Generation"): the decoder's
@@ -167,28 +163,6 @@ def check_prompt(model: GPT, tokens: torch.Tensor, mel: torch.Tensor | None, tok
         raise ModelError("the prompt is silence: there is nothing to continue; give a clip with sound in it")
     if model.config.hybrid and mel is not None and mel.shape[:2] != tokens.shape:
         raise ModelError(f"the prompt's mel {tuple(mel.shape)} is not aligned with its tokens {tuple(tokens.shape)}")
-
-
-def load_for_generation(checkpoint_path: str | os.PathLike, tokenizer) -> GPT:
-    """The model a checkpoint holds, in eval mode, refused (``CheckpointError``) when it was trained
-    with another tokenizer than ``tokenizer``: another kind, codebook or EnCodec weights."""
-    path = Path(checkpoint_path)
-    checkpoint = load_checkpoint(path)
-    trained_with = checkpoint["run"].get("tokenizer")
-    if trained_with != tokenizer.name:
-        raise CheckpointError(
-            f"{path} was trained on {trained_with} tokens, and these prompts are {tokenizer.name} tokens; "
-            f"use get_tokenizer({trained_with!r}) (the one it was trained with), or a checkpoint trained on "
-            f"{tokenizer.name}"
-        )
-    then = (checkpoint.get("provenance") or {}).get("tokenizer")
-    difference = then and tokenizer_difference(then, tokenizer.settings())
-    if difference:
-        raise CheckpointError(
-            f"{path} was trained with another {tokenizer.name} tokenizer: {difference}; "
-            "load the tokenizer it was trained with"
-        )
-    return rebuild_model(checkpoint, path).eval()
 
 
 # ---------------------------------------------------------------------------

@@ -125,8 +125,13 @@ PRESET_TABLE = {preset.name: preset for preset in (PAPER, MINI, SMOKE, COLAB)}
 PRESETS = tuple(PRESET_TABLE)
 
 
-def get_preset(name: str, error: type[Exception] = ModelError) -> Preset:
-    """The preset called ``name``; an unknown name raises ``error`` listing the choices."""
+def get_preset(name: str | Preset, error: type[Exception] = ModelError) -> Preset:
+    """The preset called ``name`` (a ``Preset`` is itself); an unknown name raises ``error`` listing the choices.
+
+    Resolve a name once at the edge (the CLI, a notebook, ``reproduce``) and hand the ``Preset`` down.
+    """
+    if isinstance(name, Preset):
+        return name
     if name not in PRESET_TABLE:
         raise error(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
     return PRESET_TABLE[name]
@@ -154,7 +159,7 @@ def default_preset() -> str:
     return "paper" if large and torch.cuda.is_bf16_supported(including_emulation=False) else "colab"
 
 
-def model_config(name: str, preset: str = "paper", **overrides) -> ModelConfig:
+def model_config(name: str, preset: str | Preset = "paper", **overrides) -> ModelConfig:
     """The ``ModelConfig`` of model ``name`` at size ``preset``; keyword overrides win.
 
     >>> model_config("gpt-l", "paper").n_embd
@@ -173,7 +178,7 @@ def model_config(name: str, preset: str = "paper", **overrides) -> ModelConfig:
         raise ModelError(f"bad model override ({err}); fields are {fields}") from err
 
 
-def build_model(name: str, preset: str = "paper", **overrides) -> GPT:
+def build_model(name: str, preset: str | Preset = "paper", **overrides) -> GPT:
     """Build ``"gpt-s"``, ``"gpt-l"`` or ``"hybrid"`` at size ``"paper"``, ``"mini"`` or ``"smoke"``.
 
     >>> build_model("gpt-s", "paper", vocab_size=512).config.vocab_size
@@ -182,7 +187,7 @@ def build_model(name: str, preset: str = "paper", **overrides) -> GPT:
     return from_config(model_config(name, preset, **overrides))
 
 
-def train_config(preset: str, **overrides) -> TrainConfig:
+def train_config(preset: str | Preset, **overrides) -> TrainConfig:
     """The budget of ``preset`` with keyword overrides (``None`` keeps the preset's value).
 
     >>> train_config("mini", steps=100).steps
@@ -192,6 +197,6 @@ def train_config(preset: str, **overrides) -> TrainConfig:
     return TrainConfig(**{**asdict(budget), **{k: v for k, v in overrides.items() if v is not None}})
 
 
-def preset_corpora(preset: str) -> list[str]:
+def preset_corpora(preset: str | Preset) -> list[str]:
     """The (speech, music) corpora a preset reproduces on by default."""
     return list(get_preset(preset).corpora)

@@ -33,9 +33,9 @@ from wgpt_lite.audio import HOP, SAMPLE_RATE, crop_to_frames, load_audio, normal
 from wgpt_lite.batches import clip_windows
 from wgpt_lite.data.corpora import SILENT_PEAK
 from wgpt_lite.data.feature_cache import clip_features, settings_key
-from wgpt_lite.experiment.reproduce import load_with_tokenizer
 from wgpt_lite.infra.device import pick_device, pick_precision
 from wgpt_lite.infra.errors import AudioError, DataError
+from wgpt_lite.runs.checkpoint import load_with_tokenizer
 from wgpt_lite.train import TrainConfig, evaluate
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff")

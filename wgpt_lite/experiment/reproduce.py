@@ -43,7 +43,7 @@ import torch
 from wgpt_lite.batches import MEL_CONTROLS, control_batch, eval_crops
 from wgpt_lite.data.corpora import corpus_spec
 from wgpt_lite.data.feature_cache import corpus_tokenizer, features
-from wgpt_lite.data.provenance import data_provenance, provenance
+from wgpt_lite.data.provenance import data_provenance
 from wgpt_lite.experiment.baselines import BASELINES, fit_baseline, score_baseline
 from wgpt_lite.experiment.controls import position_nll
 from wgpt_lite.experiment.results import (
@@ -63,22 +63,11 @@ from wgpt_lite.infra.atomic import writable_folder, write_text
 from wgpt_lite.infra.code_version import code_version
 from wgpt_lite.infra.device import pick_device, pick_precision
 from wgpt_lite.infra.settings import home_dir, results_root
-from wgpt_lite.presets import MODELS, build_model, train_config
+from wgpt_lite.presets import MODELS, Preset, build_model, get_preset, train_config
+from wgpt_lite.runs.checkpoint import load_with_tokenizer, model_from_checkpoint, scored_weights
+from wgpt_lite.runs.run_folder import METRICS, read_metrics, train_in_folder
 from wgpt_lite.tokenizers import get_tokenizer
-from wgpt_lite.train import (
-    BEST,
-    CHECKPOINT,
-    METRICS,
-    RunInfo,
-    TrainConfig,
-    check_provenance,
-    evaluate,
-    load_checkpoint,
-    model_from_checkpoint,
-    read_metrics,
-    rebuild_model,
-    train,
-)
+from wgpt_lite.train import RunInfo, TrainConfig, evaluate
 
 
 def results_dir(preset: str, tokenizer="auto") -> Path:
@@ -148,7 +137,7 @@ def table_split(corpus: str) -> str:
 def train_model(
     name: str,
     data: CorpusData,
-    preset: str,
+    preset: str | Preset,
     config: TrainConfig,
     out: Path,
     *,
@@ -167,9 +156,9 @@ def train_model(
     """
     torch.manual_seed(config.seed)  # the same initial weights on every machine
     model = build_model(name, preset, vocab_size=data.tokenizer.vocab_size, **model_overrides)
-    run = RunInfo(model=name, preset=preset, corpus=data.corpus, tokenizer=data.tokenizer.name)
+    run = RunInfo(model=name, preset=get_preset(preset).name, corpus=data.corpus, tokenizer=data.tokenizer.name)
     run_dir = writable_folder(run_dir or run_folder(out, data.corpus, name, config.seed), "run folder")
-    final = train(
+    final = train_in_folder(
         model,
         data.train,
         data.validation,
@@ -200,13 +189,8 @@ def train_model(
     }
 
 
-def scored_weights(run_dir: Path) -> Path:
-    """The file holding the weights a run is scored with: ``best.pt`` after early stopping, else ``checkpoint.pt``."""
-    return run_dir / BEST if (run_dir / BEST).exists() else run_dir / CHECKPOINT
-
-
 def reproduce(
-    preset: str,
+    preset: str | Preset,
     corpora: list[str],
     tokenizer: str = "auto",
     out: str | Path | None = None,
@@ -229,9 +213,10 @@ def reproduce(
     >>> [(row["model"], row.get("seed")) for row in rows], {row["split"] for row in rows}
     ([('repeat', None), ('bigram', None), ('gpt-s', 0), ('gpt-l', 0), ('hybrid', 0)], {'validation'})
     """
+    preset = get_preset(preset)  # resolved once, handed down as an object
     config = train_config(preset, **budget)
     tokenizer = tokenizer_name(tokenizer)  # "auto" decided once, for every corpus and the folder's name
-    out = writable_folder(out or results_dir(preset, tokenizer), "results folder")
+    out = writable_folder(out or results_dir(preset.name, tokenizer), "results folder")
     writable_folder(home_dir(), "cache folder (WGPT_HOME)")  # corpora and features are written there
     started = time.perf_counter()
     rows, made_from, controls = [], {}, {}
@@ -250,8 +235,26 @@ def reproduce(
         rows += trained
         if "hybrid" in models:
             controls[corpus] = score_controls(data, trained, config)
-    if not distributed.is_main():
-        return rows  # under torchrun, rank 0 alone writes the results
+    if distributed.is_main():  # under torchrun, rank 0 alone writes the results
+        write_results(
+            out, preset.name, tokenizer, seeds, config, rows, made_from, controls, time.perf_counter() - started
+        )
+    return rows
+
+
+def write_results(
+    out: Path,
+    preset: str,
+    tokenizer: str,
+    seeds: int,
+    config: TrainConfig,
+    rows: list[dict],
+    made_from: dict,
+    controls: dict,
+    seconds: float,
+) -> None:
+    """A reproduction's results into ``out``: results.md (the table, differences, verdicts, controls,
+    provenance), results.json (the same, whole), curves.png and mel_gain.png."""
     differences = paired_differences(rows)
     write_text(
         out / "results.md",
@@ -276,17 +279,16 @@ def reproduce(
                 "rows": rows,
                 "differences": differences,
                 "controls": controls,
-                "seconds": round(time.perf_counter() - started, 1),
+                "seconds": round(seconds, 1),
             },
             indent=1,
         )
         + "\n",
     )
     runs = load_runs(out)
-    plot_curves({corpus: runs[corpus] for corpus in corpora}, out / "curves.png")
+    plot_curves({corpus: runs[corpus] for corpus in made_from}, out / "curves.png")
     if controls:
         plot_mel_gain(controls, out / "mel_gain.png")
-    return rows
 
 
 def budget_sentence(config: TrainConfig, seeds: int) -> str:
@@ -357,16 +359,6 @@ def score_checkpoint(
     device = pick_device(device)
     scores = evaluate(model.to(device), crops, config.eval_batch_size, device, pick_precision(device))
     return {**run, **scores, "params": model.num_params(), "split": split}
-
-
-def load_with_tokenizer(checkpoint_path: str | os.PathLike) -> tuple[dict, object, torch.nn.Module]:
-    """``(checkpoint, tokenizer, model)``: a checkpoint with the tokenizer of its corpus, refused in one line
-    (``CheckpointError``) when today's corpus or tokens are not those it was trained on."""
-    checkpoint = load_checkpoint(checkpoint_path)
-    run = checkpoint["run"]
-    tok = corpus_tokenizer(run["corpus"], run["tokenizer"])
-    check_provenance(checkpoint, provenance(run["corpus"], tok), checkpoint_path)
-    return checkpoint, tok, rebuild_model(checkpoint, Path(checkpoint_path))
 
 
 def scores_line(row: dict) -> str:

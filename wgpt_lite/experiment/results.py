@@ -26,8 +26,8 @@ from wgpt_lite.data.corpora import corpus_spec
 from wgpt_lite.experiment.stats import mean_interval
 from wgpt_lite.infra.code_version import describe_code
 from wgpt_lite.presets import MODELS
+from wgpt_lite.runs.run_folder import METRICS, read_metrics
 from wgpt_lite.tokenizers import describe_tokenizer, short_hash
-from wgpt_lite.train import METRICS, read_metrics
 
 # The paper's Tables 1 (LibriSpeech) and 2 (music): NLL in nats/token, top-1 accuracy, PPL.
 PAPER_RESULTS = {

@@ -2,8 +2,8 @@
 
 Two runs training into one folder (a notebook and a terminal, two Colab tabs) would
 interleave one ``metrics.jsonl`` and race on the checkpoint, and both would "succeed".
-``train`` therefore holds ``run_lock(run_dir)`` for the whole run, from before its first
-write; a second writer is refused with one line that names the first and what to do.
+A ``RunFolder`` (``wgpt_lite/runs/run_folder.py``) therefore holds ``run_lock(run_dir)`` for the
+whole run, from before its first write; a second writer is refused with one line that names the first and what to do.
 
     >>> import tempfile
     >>> folder = tempfile.mkdtemp()
@@ -20,7 +20,7 @@ dead run never blocks a folder: the next writer takes the lock and writes its ow
 over the dead one's. The file stays in the folder, empty between runs: deleting it could
 let two writers lock two different files of the same name.
 
-Each ``run_lock`` is a writer of its own: nesting it, or a second ``train`` into the same
+Each ``run_lock`` is a writer of its own: nesting it, or a second run into the same
 folder from a thread of the same notebook kernel, is refused like another process. A child
 forked (not started afresh) while the lock is held shares it, and holds it until it ends.
 
@@ -31,8 +31,6 @@ Drive in Colab) may keep a lock on the machine that took it, unseen by other mac
 
 from __future__ import annotations
 
-import functools
-import inspect
 import json
 import os
 import shlex
@@ -40,11 +38,10 @@ import socket
 import sys
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from wgpt_lite.infra.distributed import is_main
 from wgpt_lite.infra.errors import TrainingError
 
 try:
@@ -74,22 +71,6 @@ def run_lock(run_dir: str | os.PathLike) -> Iterator[Path]:
         finally:
             if locked:
                 _record(lock_file, None)  # nobody writes here any more; closing the file releases the lock
-
-
-def holding_run_lock(function):
-    """Decorator: call ``function`` while holding ``run_lock`` of its ``run_dir`` argument.
-
-    Under torchrun, rank 0 alone holds it: it alone writes the folder (``wgpt_lite.infra.distributed``).
-    """
-    signature = inspect.signature(function)
-
-    @functools.wraps(function)
-    def locked(*args, **kwargs):
-        run_dir = signature.bind(*args, **kwargs).arguments["run_dir"]
-        with run_lock(run_dir) if is_main() else nullcontext():
-            return function(*args, **kwargs)
-
-    return locked
 
 
 def _this_process() -> dict:
