@@ -44,7 +44,7 @@ from wgpt_lite.data.corpora import (
 )
 from wgpt_lite.data.feature_cache import clip_features, corpus_tokenizer, features
 from wgpt_lite.display.environment import environment_report, format_report
-from wgpt_lite.display.plots import plot_gain_over_spectrogram
+from wgpt_lite.display.plots import plot_curves, plot_gain_over_spectrogram, plot_mel_gain
 from wgpt_lite.display.widgets import gain_explorer, spectrogram_explorer
 from wgpt_lite.experiment.baselines import BASELINES, fit_baseline, score_baseline
 from wgpt_lite.experiment.budget import budget_line, comparison_seconds, measure_step_seconds
@@ -67,8 +67,6 @@ from wgpt_lite.experiment.results import (
     differences_table,
     load_runs,
     paired_differences,
-    plot_curves,
-    plot_mel_gain,
     results_table,
     run_folder,
     summarise_seeds,

@@ -44,14 +44,13 @@ from wgpt_lite.batches import MEL_CONTROLS, control_batch, eval_crops
 from wgpt_lite.data.corpora import corpus_spec
 from wgpt_lite.data.feature_cache import corpus_tokenizer, features
 from wgpt_lite.data.provenance import data_provenance, provenance
+from wgpt_lite.display.plots import plot_curves, plot_mel_gain
 from wgpt_lite.experiment.baselines import BASELINES, fit_baseline, score_baseline
 from wgpt_lite.experiment.controls import position_nll
 from wgpt_lite.experiment.results import (
     differences_table,
     load_runs,
     paired_differences,
-    plot_curves,
-    plot_mel_gain,
     provenance_lines,
     results_table,
     run_folder,
