@@ -42,7 +42,7 @@ from wgpt_lite.data.corpora import (
     load_clip,
     read_manifest,
 )
-from wgpt_lite.data.feature_cache import clip_features, corpus_tokenizer, features
+from wgpt_lite.data.feature_cache import corpus_tokenizer, features
 from wgpt_lite.display.environment import environment_report, format_report
 from wgpt_lite.display.plots import plot_curves, plot_gain_over_spectrogram, plot_mel_gain
 from wgpt_lite.display.widgets import gain_explorer, spectrogram_explorer
@@ -107,7 +107,7 @@ from wgpt_lite.presets import (
     preset_corpora,
     train_config,
 )
-from wgpt_lite.tokenizers import EncodecTokenizer, MelVQTokenizer, get_tokenizer
+from wgpt_lite.tokenizers import EncodecTokenizer, MelVQTokenizer, clip_features, get_tokenizer
 from wgpt_lite.train import (
     RunInfo,
     TrainConfig,

@@ -42,11 +42,10 @@ from pathlib import Path
 import torch
 
 from wgpt_lite.audio import FRAME_RATE, HOP, LOG_FLOOR, log_mel, log_scale
-from wgpt_lite.data.feature_cache import clip_features
 from wgpt_lite.infra.errors import CheckpointError, ModelError, TokenizerError
 from wgpt_lite.inversion import tokens_to_audio
 from wgpt_lite.model import GPT, KVCache, evaluation_mode
-from wgpt_lite.tokenizers import tokenizer_difference
+from wgpt_lite.tokenizers import clip_features, tokenizer_difference
 from wgpt_lite.train import load_checkpoint, rebuild_model
 
 # Tokens decoded to make one EnCodec mel frame. Measured against a full decode (untrained

@@ -85,6 +85,7 @@ from wgpt_lite.infra.settings import home_dir
 from wgpt_lite.tokenizers import (
     EncodecTokenizer,
     MelVQTokenizer,
+    clip_features,
     get_tokenizer,
 )
 
@@ -173,10 +174,11 @@ def training_mels(corpus: str, max_frames: int = MELVQ_FIT_FRAMES) -> list[torch
     rows = read_manifest(corpus, "train")
     total = sum(row["seconds"] for row in rows) * audio.FRAME_RATE
     stride = max(1, int(np.ceil(total / max_frames)))
+    spec = corpus_spec(corpus)  # resolved once, not per clip
 
     def mel_of(row):
         try:
-            return audio.log_mel(load_clip(corpus, row))[::stride]
+            return audio.log_mel(load_clip(spec, row))[::stride]
         except AudioError:
             return None  # features() lists the skipped clips; the fit just does without them
 
@@ -311,13 +313,6 @@ def _quiet_save(dataset, path: Path) -> None:
             datasets.enable_progress_bars()
 
 
-def clip_features(wav: torch.Tensor, tokenizer) -> tuple[torch.Tensor, torch.Tensor]:
-    """(tokens [frames], log-mel [frames, 64]) of one clip; melvq reuses the mel it is given."""
-    mel = audio.log_mel(wav)
-    tokens = tokenizer.encode_mel(mel) if hasattr(tokenizer, "encode_mel") else tokenizer.encode(wav)
-    return tokens, mel
-
-
 def _cached_row(tok, clip_id: str, tokens: torch.Tensor, mel: torch.Tensor) -> tuple[str, np.ndarray, np.ndarray]:
     """(id, int16 tokens, float16 mel) as the cache stores a clip, once they are checked to align."""
     if tokens.shape[0] != mel.shape[0]:
@@ -348,10 +343,11 @@ def length_batches(seconds: list[float], max_seconds: float) -> list[list[int]]:
 
 def _extract(corpus: str, rows: list[dict], tok, desc: str) -> tuple[list, list[dict]]:
     """(kept clips as ``_cached_row`` triples, skipped clips with their reasons) of ``rows``, in order."""
+    spec = corpus_spec(corpus)  # resolved once, not per clip
 
     def one(row):
         try:
-            return _cached_row(tok, row["id"], *clip_features(load_clip(corpus, row), tok))
+            return _cached_row(tok, row["id"], *clip_features(load_clip(spec, row), tok))
         except AudioError as err:
             return {"item": row["path"], "reason": str(err)}
 
@@ -366,9 +362,11 @@ def _encode_in_batches(corpus: str, rows: list[dict], tok: EncodecTokenizer, des
     """``_extract``'s per-clip results, in manifest order, from EnCodec batches of similar lengths."""
     from tqdm.auto import tqdm
 
+    spec = corpus_spec(corpus)  # resolved once, not per clip
+
     def load(row):
         try:
-            wav = load_clip(corpus, row)
+            wav = load_clip(spec, row)
         except AudioError as err:
             return {"item": row["path"], "reason": str(err)}
         return wav, audio.log_mel(wav)

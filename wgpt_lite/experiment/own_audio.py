@@ -30,9 +30,10 @@ import torch
 
 from wgpt_lite.batches import clip_windows
 from wgpt_lite.data.audio_folder import read_folder
-from wgpt_lite.data.feature_cache import clip_features, settings_key
+from wgpt_lite.data.feature_cache import settings_key
 from wgpt_lite.experiment.reproduce import load_with_tokenizer
 from wgpt_lite.infra.device import pick_device, pick_precision
+from wgpt_lite.tokenizers import clip_features
 from wgpt_lite.train import TrainConfig, evaluate
 
 

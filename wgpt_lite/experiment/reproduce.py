@@ -63,7 +63,7 @@ from wgpt_lite.infra.code_version import code_version
 from wgpt_lite.infra.device import pick_device, pick_precision
 from wgpt_lite.infra.settings import home_dir, results_root
 from wgpt_lite.presets import MODELS, build_model, train_config
-from wgpt_lite.tokenizers import get_tokenizer
+from wgpt_lite.tokenizers import auto_tokenizer
 from wgpt_lite.train import (
     BEST,
     CHECKPOINT,
@@ -94,10 +94,11 @@ def results_dir(preset: str, tokenizer="auto") -> Path:
 
 
 def tokenizer_name(tokenizer) -> str:
-    """``"encodec"`` or ``"melvq"``: a tokenizer's name, ``"auto"`` resolved the way ``get_tokenizer`` does."""
+    """``"encodec"`` or ``"melvq"``: a tokenizer's name, ``"auto"`` decided as ``get_tokenizer`` decides it
+    (``auto_tokenizer``: no model is built for it)."""
     if not isinstance(tokenizer, str):
         return tokenizer.name
-    return get_tokenizer(tokenizer).name if tokenizer == "auto" else tokenizer
+    return auto_tokenizer() if tokenizer == "auto" else tokenizer
 
 
 class CorpusData:
