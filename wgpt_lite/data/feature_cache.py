@@ -78,6 +78,7 @@ from wgpt_lite.data.corpora import (
     report_skipped,
 )
 from wgpt_lite.data.provenance import EXTRACTION, FEATURE_VERSION, provenance
+from wgpt_lite.infra import distributed
 from wgpt_lite.infra.atomic import building_folder, clear_leftovers, publish, remove, temporary_sibling
 from wgpt_lite.infra.code_version import code_version
 from wgpt_lite.infra.errors import AudioError, DataError
@@ -203,8 +204,15 @@ def features(corpus: str, split: str, tokenizer="auto"):
 
     tok = corpus_tokenizer(corpus, tokenizer)
     final = extract_features(corpus, split, tok)
-    report_skipped(f"{corpus}/{split}", json.loads((final / EXTRACTION).read_text())["skipped"], "clips")
+    _report_skipped(final, corpus, split)
     return datasets.load_from_disk(str(final))
+
+
+def _report_skipped(final: Path, corpus: str, split: str) -> dict:
+    """The cache's ``extraction.json``, once its skipped clips are listed on stderr."""
+    info = json.loads((final / EXTRACTION).read_text())
+    report_skipped(f"{corpus}/{split}", info["skipped"], "clips")
+    return info
 
 
 def feature_folder(corpus: str, split: str, tokenizer) -> Path:
@@ -242,6 +250,33 @@ def extract_features(corpus: str, split: str, tokenizer="auto", worker: int = 0,
         return None  # another worker, finishing at the same moment, assembles it
     remove(shards)
     return final
+
+
+def feature_worker(corpus: str, split: str, tokenizer="auto", workers: int = 1, worker: int = 0) -> str:
+    """This process's share of the cache of ``corpus``/``split`` (``data features``), told in one line.
+
+    ``worker`` of ``workers`` processes started by hand; under torchrun each rank is a worker
+    instead, and melvq is fitted once, by rank 0, then loaded by the others. The line gives
+    the cache's clips and minutes once it is complete (its skipped clips are listed on
+    stderr), or says that this worker is done while others still work.
+    """
+    started = time.perf_counter()
+    if distributed.world_size() > 1:  # under torchrun, each rank is a worker
+        if workers > 1:
+            raise DataError("--workers is for processes started by hand; under torchrun leave it out")
+        workers, worker = distributed.world_size(), distributed.rank()
+    if not 0 <= worker < workers:
+        raise DataError(f"--worker {worker} is not one of the {workers} --workers; give 0 to {workers - 1}")
+    with distributed.process_group():
+        tok = distributed.first_on_rank_zero(corpus_tokenizer, corpus, tokenizer)
+        final = extract_features(corpus, split, tok, worker, workers)
+    if final is None:
+        return f"{corpus}/{split}: worker {worker} of {workers} done; the last worker to finish writes the cache"
+    info = _report_skipped(final, corpus, split)
+    return (
+        f"{corpus}/{split}: {info['clips']} clips, {info['seconds'] / 60:.1f} min, "
+        f"{time.perf_counter() - started:.1f} s; cache {final}"
+    )
 
 
 def shard_name(number: int) -> str:

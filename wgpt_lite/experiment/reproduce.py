@@ -236,8 +236,7 @@ def reproduce(
     started = time.perf_counter()
     rows, made_from, controls = [], {}, {}
     for corpus in corpora:
-        with distributed.rank_zero_first():  # under torchrun: rank 0 extracts, the others read its cache
-            data = CorpusData(corpus, tokenizer, config)
+        data = distributed.first_on_rank_zero(CorpusData, corpus, tokenizer, config)  # the others read its cache
         made_from[corpus] = data.provenance
         rows += data.baseline_rows()
         trained = [

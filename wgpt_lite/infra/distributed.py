@@ -132,3 +132,14 @@ def rank_zero_first():
     yield
     if is_main():
         barrier()
+
+
+def first_on_rank_zero(make, *args, **kwargs):
+    """``make(*args, **kwargs)``, made on rank 0 first and then on the other ranks (``rank_zero_first``):
+    what the ranks of a run build from a corpus (its features, a fitted tokenizer) is cached once, by rank 0.
+
+    >>> first_on_rank_zero(max, 2, 3)   # one process: just the call
+    3
+    """
+    with rank_zero_first():
+        return make(*args, **kwargs)
