@@ -1,4 +1,4 @@
-"""Tables and curves of a reproduction, laid out like the paper's Tables 1-2 and its loss curves.
+"""Tables of a reproduction, laid out like the paper's Tables 1-2, and the run logs they are read from.
 
 A reproduction folder holds one run folder per corpus, model and seed
 (``<out>/<corpus>/<model>`` for seed 0, ``<model>-seed<k>`` for the others: ``run_folder``;
