@@ -13,8 +13,7 @@ from conftest import tone_and_noise
 import wgpt_lite as wl
 import wgpt_lite.data.feature_cache as feat
 from wgpt_lite import audio
-from wgpt_lite.data import corpora
-from wgpt_lite.data import provenance as prov
+from wgpt_lite.data import corpora, provenance
 from wgpt_lite.infra.errors import DataError
 from wgpt_lite.tokenizers import EncodecTokenizer, MelVQTokenizer
 
@@ -79,7 +78,7 @@ def test_cache_key_changes_with_every_setting(home, monkeypatch, tmp_path):
             m.setattr(audio, name, value)
             keys.add(feat.feature_key("sample-speech", "train", tok))
     with monkeypatch.context() as m:
-        m.setattr(prov, "FEATURE_VERSION", prov.FEATURE_VERSION + 1)
+        m.setattr(provenance, "FEATURE_VERSION", provenance.FEATURE_VERSION + 1)
         keys.add(feat.feature_key("sample-speech", "train", tok))
     copy = tmp_path / "sample"
     shutil.copytree(corpora.SAMPLE_DIR, copy)

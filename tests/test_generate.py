@@ -9,7 +9,6 @@ from wgpt_lite.generate import (
     ENCODEC_MEL_WINDOW,
     CentroidMel,
     DecodedAudioMel,
-    PredictedMel,
     closed_loop_mismatch,
     generate,
     mel_source,
@@ -105,28 +104,6 @@ def test_encodec_mel_frame_depends_on_past_tokens_only():
     changed[:, 12:] = (changed[:, 12:] + 1) % 1024
     torch.testing.assert_close(source.whole(ids)[:, :12], source.whole(changed)[:, :12])
     assert mel_source(model("hybrid"), encodec).window == ENCODEC_MEL_WINDOW
-
-
-class StubPredictor(wl.WhisperGPT):
-    """A hybrid that 'predicts' its next mel frame: a constant, so the test can see it used."""
-
-    predicts_mel = True
-
-    def forward(self, ids, mel=None, targets=None, cache=None):
-        logits, loss = super().forward(ids, mel=mel, targets=targets, cache=cache)
-        self.mel_prediction = torch.full((*ids.shape, self.config.n_mels), 0.25)
-        return logits, loss
-
-
-def test_a_model_that_predicts_mel_feeds_its_own_prediction():
-    torch.manual_seed(0)
-    stub = StubPredictor(wl.model_config("hybrid", "smoke")).eval()
-    (ids, mel), tok = prompt(2, 10), melvq()
-    assert isinstance(mel_source(stub, tok), PredictedMel)
-    out = generate(stub, ids, 6, mel=mel, tokenizer=tok, seed=0)
-    assert torch.equal(out.mel[:, :10], mel) and bool((out.mel[:, 10:] == 0.25).all())
-    result = closed_loop_mismatch(stub, tok, ids[0], mel[0])
-    assert result["frames"] == 10 and result["mel_abs_diff"] > 0
 
 
 def test_closed_loop_mismatch_is_zero_when_the_mel_is_the_centroids():

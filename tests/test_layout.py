@@ -1,5 +1,6 @@
-"""The layout stays readable: light import, no import circles, the kit's imports at the top,
-argument parsing in cli.py only, and one list of system packages."""
+"""The layout stays readable: light import, no import circles, each layer importing only from its own
+or lower ones, the kit's imports at the top, argument parsing in cli.py only, and one list of system
+packages."""
 
 import ast
 import json
@@ -18,6 +19,10 @@ LAZY_KIT_IMPORTS = {
     ("wgpt_lite.cli", "wgpt_lite.data.builders.sample"),
     ("wgpt_lite.cli", "wgpt_lite.data.builders.maestro"),
 }
+
+# The layers, lowest first: a module imports only from its own layer or lower ones. The core is the
+# paper's code, flat in wgpt_lite/ (all of it but the CLI); wgpt_lite/__init__.py, the public API, is exempt.
+LAYERS = ("infra", "core", "data", "display", "runs", "experiment", "cli")
 
 
 def module_name(path: Path) -> str:
@@ -44,6 +49,14 @@ def kit_modules() -> dict[str, Path]:
     return {module_name(path): path for path in PACKAGE.rglob("*.py")}
 
 
+def layer(module: str) -> str:
+    """The layer of a kit module: its subpackage, ``cli`` for the command line, ``core`` for the rest."""
+    part = module.split(".")[1]
+    if part in LAYERS:
+        return part
+    return "cli" if part in ("cli", "__main__") else "core"
+
+
 def test_import_wgpt_lite_stays_light():
     heavy = ["encodec", "datasets", "matplotlib", "IPython", "jupyter_client", "music21", "wgpt_lite.data.builders"]
     code = f"import sys, wgpt_lite; print([m for m in {heavy!r} if m in sys.modules])"
@@ -65,6 +78,18 @@ def test_no_import_circles_between_modules():
 
     for name in graph:
         visit(name, [])
+
+
+def test_each_layer_imports_only_from_its_own_or_lower_ones():
+    modules = kit_modules()
+    breaches = set()
+    for name, path in modules.items():
+        if name == "wgpt_lite":
+            continue
+        for dep in set.union(*kit_imports(path)):
+            if dep in modules and dep != "wgpt_lite" and LAYERS.index(layer(dep)) > LAYERS.index(layer(name)):
+                breaches.add((name, dep))
+    assert not breaches, f"{', '.join(LAYERS)}: lower layers first"
 
 
 def test_the_kits_own_imports_are_at_the_top_of_each_file():

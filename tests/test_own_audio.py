@@ -13,7 +13,7 @@ from corpus_checks import check_manifest
 
 import wgpt_lite as wl
 from wgpt_lite.cli import main
-from wgpt_lite.data import corpora
+from wgpt_lite.data import audio_folder, corpora
 from wgpt_lite.experiment import own_audio
 from wgpt_lite.infra.errors import DataError
 from wgpt_lite.runs.checkpoint import load_checkpoint, model_from_checkpoint
@@ -127,9 +127,9 @@ def test_your_audio_is_scored_at_the_corpora_level_whatever_its_own(trained, tmp
 
 
 def test_a_long_file_is_scored_in_pieces(monkeypatch, tmp_path):
-    monkeypatch.setattr(own_audio, "MAX_CLIP_SECONDS", 1.0)
+    monkeypatch.setattr(audio_folder, "MAX_CLIP_SECONDS", 1.0)
     write(tmp_path / "long.wav", 2.5)
-    clips, skipped = own_audio.read_folder(tmp_path)
+    clips, skipped = audio_folder.read_folder(tmp_path)
     assert [name for name, _ in clips] == ["long.wav#1", "long.wav#2", "long.wav#3"] and not skipped
     assert sum(wav.shape[-1] for _, wav in clips) == frames_of(tmp_path / "long.wav") * wl.HOP
 

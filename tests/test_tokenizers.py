@@ -7,12 +7,14 @@ import torch
 from conftest import tone_and_noise
 
 import wgpt_lite as wl
+from wgpt_lite import tokenizers
 from wgpt_lite.audio import crop_to_frames
 from wgpt_lite.infra.files import file_sha256
 from wgpt_lite.tokenizers import (
     ENCODEC_CHECKPOINT,
     EncodecTokenizer,
     MelVQTokenizer,
+    auto_tokenizer,
     default_encodec_device,
     describe_tokenizer,
     get_tokenizer,
@@ -212,6 +214,22 @@ def test_auto_falls_back_to_melvq_and_says_why():
     tok = get_tokenizer("auto")
     assert tok.name == "melvq" and not tok.fitted
     assert "EnCodec 24 kHz weights not found" in tok.auto_reason
+
+
+def test_auto_is_decided_without_building_a_model(tmp_path, monkeypatch):
+    monkeypatch.setattr(tokenizers, "load_encodec_model", lambda *a, **k: pytest.fail("built EnCodec to read a name"))
+    assert auto_tokenizer() == "melvq"  # offline, no local copy: what get_tokenizer("auto") gives too
+    monkeypatch.setenv("WGPT_OFFLINE", "0")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+
+    def no_network(*args, **kwargs):
+        raise urllib.error.URLError("Temporary failure in name resolution")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", no_network)
+    assert auto_tokenizer() == "melvq"  # online, but the download fails
+    monkeypatch.setenv("WGPT_ENCODEC_DIR", str(tmp_path))
+    (tmp_path / ENCODEC_CHECKPOINT).write_bytes(b"weights, not read to decide")
+    assert auto_tokenizer() == "encodec"
 
 
 def test_unknown_tokenizer_lists_the_choices():

@@ -42,9 +42,9 @@ from wgpt_lite.data.corpora import (
     load_clip,
     read_manifest,
 )
-from wgpt_lite.data.feature_cache import clip_features, corpus_tokenizer, features
+from wgpt_lite.data.feature_cache import corpus_tokenizer, features
 from wgpt_lite.display.environment import environment_report, format_report
-from wgpt_lite.display.plots import plot_gain_over_spectrogram
+from wgpt_lite.display.plots import plot_curves, plot_gain_over_spectrogram, plot_mel_gain
 from wgpt_lite.display.widgets import gain_explorer, spectrogram_explorer
 from wgpt_lite.experiment.baselines import BASELINES, fit_baseline, score_baseline
 from wgpt_lite.experiment.budget import budget_line, comparison_seconds, measure_step_seconds
@@ -66,8 +66,6 @@ from wgpt_lite.experiment.results import (
     differences_table,
     load_runs,
     paired_differences,
-    plot_curves,
-    plot_mel_gain,
     results_table,
     run_folder,
     summarise_seeds,
@@ -109,7 +107,7 @@ from wgpt_lite.presets import (
 )
 from wgpt_lite.runs.checkpoint import load_checkpoint, load_for_generation, model_from_checkpoint, scored_weights
 from wgpt_lite.runs.run_folder import RunFolder, read_metrics, train_in_folder
-from wgpt_lite.tokenizers import EncodecTokenizer, MelVQTokenizer, get_tokenizer
+from wgpt_lite.tokenizers import EncodecTokenizer, MelVQTokenizer, clip_features, get_tokenizer
 from wgpt_lite.train import (
     Hooks,
     RunInfo,

@@ -9,7 +9,7 @@ created.
     env        what this machine gives the kit            environment.environment_report
     setup      system packages and the kit itself         install.setup
     demo       the front end of one clip, to a PNG        demo.front_end_demo
-    data       build, list and extract corpora            corpora.build_corpus, feature_cache.extract_features
+    data       build, list and extract corpora            corpora.build_corpus, feature_cache.feature_worker
     train      one model on one corpus                    reproduce.train_model
     evaluate   score a checkpoint, or several on --audio  reproduce.score_checkpoint, own_audio.score_folder
     reproduce  the paper's experiment                     reproduce.reproduce
@@ -40,7 +40,7 @@ from wgpt_lite.data.corpora import (
     is_built,
     report_skipped,
 )
-from wgpt_lite.data.feature_cache import corpus_tokenizer, extract_features
+from wgpt_lite.data.feature_cache import feature_worker
 from wgpt_lite.display.demo import front_end_demo
 from wgpt_lite.display.environment import environment_report, format_report
 from wgpt_lite.display.plots import plot_continuation
@@ -62,7 +62,7 @@ from wgpt_lite.infra.device import pick_device
 from wgpt_lite.infra.errors import CheckpointError, DataError, ModelError, WgptError
 from wgpt_lite.infra.processes import sigterm_as_ctrl_c
 from wgpt_lite.infra.settings import results_root
-from wgpt_lite.presets import MODELS, PRESETS, default_preset, preset_corpora, train_config
+from wgpt_lite.presets import MODELS, PRESETS, default_preset, get_preset, preset_corpora, train_config
 from wgpt_lite.runs.checkpoint import load_with_tokenizer
 from wgpt_lite.tokenizers import TOKENIZERS
 
@@ -86,7 +86,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Whisper-GPT lite: causal log-mel + coarse audio tokens, three small language models.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (_add_env, _add_setup, _add_demo, _add_data, _add_training, _add_sample):
+    for add in (
+        _add_env,
+        _add_setup,
+        _add_demo,
+        _add_data,
+        _add_train,
+        _add_evaluate,
+        _add_reproduce,
+        _add_sweep,
+        _add_sample,
+    ):
         add(commands)
     return parser
 
@@ -180,28 +190,32 @@ def _add_data(commands) -> None:
     )
     actions = data.add_subparsers(dest="data_command", metavar="ACTION")
     data.set_defaults(func=lambda args: data.print_help() or 2)
+    for add in (_add_build, _add_fetch, _add_list, _add_features, _add_data_sample):
+        add(actions)
 
-    build = actions.add_parser(
+
+def _add_build(actions) -> None:
+    parser = actions.add_parser(
         "build",
         help="build a corpus under $WGPT_HOME/corpora, or make one of a folder of your audio",
         description="Build a corpus under $WGPT_HOME/corpora (atomic; a no-op when already built, unless --force). "
         "`data build folder --source DIR --name NAME` makes corpus NAME of the audio files in DIR.",
     )
-    build.add_argument(
+    parser.add_argument(
         "name",
         choices=[*(n for n in CORPORA if not n.startswith("sample-")), "folder"],
         help="corpus to build; folder: your own audio (--source DIR --name NAME)",
     )
-    build.add_argument(
+    parser.add_argument(
         "--minutes",
         type=_positive,
         default=None,
         help="training minutes (default 64 for mini corpora, 600 for real ones); validation and "
         "test get minutes/8 each",
     )
-    build.add_argument("--jobs", type=_count, default=None, help="worker processes (default: all CPU cores)")
-    build.add_argument("--force", action="store_true", help="rebuild even when a complete corpus exists")
-    build.add_argument(
+    parser.add_argument("--jobs", type=_count, default=None, help="worker processes (default: all CPU cores)")
+    parser.add_argument("--force", action="store_true", help="rebuild even when a complete corpus exists")
+    parser.add_argument(
         "--source",
         default=None,
         help="librispeech: hub dataset name (default openslr/librispeech_asr) or a local copy: OpenSLR's "
@@ -209,47 +223,53 @@ def _add_data(commands) -> None:
         "(default $WGPT_MAESTRO_DIR, else the folder `data fetch maestro` filled); folder: the folder of your audio "
         "files (searched recursively; train/, validation/, test/ sub-folders are used as the splits)",
     )
-    build.add_argument("--config", default=None, help="librispeech: subset, clean (default) or other")
-    build.add_argument(
+    parser.add_argument("--config", default=None, help="librispeech: subset, clean (default) or other")
+    parser.add_argument(
         "--name", dest="folder_name", metavar="NAME", default=None, help="folder: the name of the corpus it becomes"
     )
-    build.add_argument(
+    parser.add_argument(
         "--kind",
         choices=KINDS,
         default=None,
         help="folder: speech (default) or music, the paper table its results stand beside",
     )
-    build.set_defaults(func=_cmd_build)
+    parser.set_defaults(func=_cmd_build)
 
-    fetch = actions.add_parser(
+
+def _add_fetch(actions) -> None:
+    parser = actions.add_parser(
         "fetch",
         help="download the MAESTRO pieces a build takes (not the 101 GB zip)",
         description="Download the MAESTRO v3 pieces (WAV + MIDI) that `data build maestro --minutes 60*H` takes, "
         "read out of the published zip with HTTP range requests. Run it again to resume.",
     )
-    fetch.add_argument("name", choices=["maestro"], help="corpus to fetch")
-    fetch.add_argument(
+    parser.add_argument("name", choices=["maestro"], help="corpus to fetch")
+    parser.add_argument(
         "--hours",
         type=_positive,
         required=True,
         help="hours of training audio (validation and test get hours/8 each)",
     )
-    fetch.add_argument(
+    parser.add_argument(
         "--dest",
         default=None,
         help="folder to fill (default $WGPT_DOWNLOADS/maestro-v3.0.0, where data build maestro looks)",
     )
-    fetch.add_argument("--timeout", type=_positive, default=60.0, help="seconds one request may wait for the server")
-    fetch.set_defaults(func=_cmd_fetch)
+    parser.add_argument("--timeout", type=_positive, default=60.0, help="seconds one request may wait for the server")
+    parser.set_defaults(func=_cmd_fetch)
 
-    listing = actions.add_parser(
+
+def _add_list(actions) -> None:
+    parser = actions.add_parser(
         "list",
         help="list known corpora and which are built",
         description="List known corpora, where they live, and their splits when built.",
     )
-    listing.set_defaults(func=_cmd_list)
+    parser.set_defaults(func=_cmd_list)
 
-    extract = actions.add_parser(
+
+def _add_features(actions) -> None:
+    parser = actions.add_parser(
         "features",
         help="extract (or reuse) the feature cache of a corpus split",
         description="Extract tokens + log-mel for a corpus split into the feature cache (a cache hit when nothing "
@@ -257,28 +277,30 @@ def _add_data(commands) -> None:
         "`torchrun --nproc_per_node N -m wgpt_lite data features ...` (one process per GPU), or N independent "
         "processes, each with --workers N --worker I; the last to finish writes the cache.",
     )
-    extract.add_argument("name", type=_corpus, help=CORPUS_HELP)
-    extract.add_argument("--split", default="train", help="split (default train)")
-    extract.add_argument(
+    parser.add_argument("name", type=_corpus, help=CORPUS_HELP)
+    parser.add_argument("--split", default="train", help="split (default train)")
+    parser.add_argument(
         "--tokenizer",
         default="auto",
         choices=TOKENIZERS,
         help="tokenizer (default auto: encodec when its weights load, else melvq)",
     )
-    extract.add_argument(
+    parser.add_argument(
         "--workers", type=_count, default=1, help="independent processes sharing the extraction (default 1)"
     )
-    extract.add_argument(
+    parser.add_argument(
         "--worker", type=int, default=0, help="which of the --workers this process is, 0 to N-1 (default 0)"
     )
-    extract.set_defaults(func=_cmd_features)
+    parser.set_defaults(func=_cmd_features)
 
-    sample = actions.add_parser(
+
+def _add_data_sample(actions) -> None:
+    parser = actions.add_parser(
         "sample",
         help="regenerate the committed sample in data/sample",
         description="Regenerate data/sample/{speech,music} from the TTS voices and FluidSynth.",
     )
-    sample.set_defaults(func=_cmd_sample)
+    parser.set_defaults(func=_cmd_sample)
 
 
 def _cmd_build(args) -> None:
@@ -351,29 +373,7 @@ def _cmd_list(args) -> None:
 
 
 def _cmd_features(args) -> None:
-    started = time.perf_counter()
-    workers, worker = args.workers, args.worker
-    if distributed.world_size() > 1:  # under torchrun, each rank is a worker
-        if args.workers > 1:
-            raise DataError("--workers is for processes started by hand; under torchrun leave it out")
-        workers, worker = distributed.world_size(), distributed.rank()
-    if not 0 <= worker < workers:
-        raise DataError(f"--worker {worker} is not one of the {workers} --workers; give 0 to {workers - 1}")
-    with distributed.process_group():
-        with distributed.rank_zero_first():  # melvq is fitted once, by rank 0, and then loaded by all
-            tok = corpus_tokenizer(args.name, args.tokenizer)
-        final = extract_features(args.name, args.split, tok, worker, workers)
-    if final is None:
-        print(
-            f"{args.name}/{args.split}: worker {worker} of {workers} done; the last worker to finish writes the cache"
-        )
-        return
-    info = json.loads((final / "extraction.json").read_text())
-    report_skipped(f"{args.name}/{args.split}", info["skipped"], "clips")
-    print(
-        f"{args.name}/{args.split}: {info['clips']} clips, {info['seconds'] / 60:.1f} min, "
-        f"{time.perf_counter() - started:.1f} s; cache {final}"
-    )
+    print(feature_worker(args.name, args.split, args.tokenizer, args.workers, args.worker))
 
 
 def _cmd_sample(args) -> None:
@@ -424,86 +424,90 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
 
 
-def _add_training(commands) -> None:
-    train_parser = commands.add_parser(
+def _add_train(commands) -> None:
+    parser = commands.add_parser(
         "train",
         help="train one model on one corpus (resumable)",
         description="Train one model on one corpus. Writes OUT/CORPUS/MODEL/metrics.jsonl and checkpoint.pt; "
         "--resume continues an interrupted run on the same curve. One run at a time writes a run folder: a second "
         "one into OUT/CORPUS/MODEL is refused while the first runs.",
     )
-    train_parser.add_argument("--model", required=True, choices=MODELS, help="which model")
-    train_parser.add_argument(
+    parser.add_argument("--model", required=True, choices=MODELS, help="which model")
+    parser.add_argument(
         "--corpus", required=True, type=_corpus, help=f"{CORPUS_HELP} (a built-in one is built on first use)"
     )
-    train_parser.add_argument("--out", default=None, help="results folder (default: results/PRESET-TOKENIZER)")
-    train_parser.add_argument("--resume", action="store_true", help="continue from OUT/CORPUS/MODEL/checkpoint.pt")
-    train_parser.add_argument(
+    parser.add_argument("--out", default=None, help="results folder (default: results/PRESET-TOKENIZER)")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/CORPUS/MODEL/checkpoint.pt")
+    parser.add_argument(
         "--seed",
         type=int,
         default=0,
         help="initial weights and training crops (default 0; others: OUT/CORPUS/MODEL-seedK)",
     )
-    _add_common(train_parser)
-    train_parser.set_defaults(func=_cmd_train)
+    _add_common(parser)
+    parser.set_defaults(func=_cmd_train)
 
-    evaluate_parser = commands.add_parser(
+
+def _add_evaluate(commands) -> None:
+    parser = commands.add_parser(
         "evaluate",
         help="score a checkpoint: NLL (nats/token), PPL and top-1 accuracy; or several on your own audio",
         description="Score a trained checkpoint on fixed, seeded crops of a split of its corpus; with --audio DIR, "
         "score one or more checkpoints on every token of the audio files in DIR (each with its own tokenizer).",
     )
-    evaluate_parser.add_argument(
+    parser.add_argument(
         "checkpoint", nargs="+", help="checkpoint.pt written by train or reproduce (several with --audio)"
     )
-    evaluate_parser.add_argument(
+    parser.add_argument(
         "--audio",
         default=None,
         metavar="DIR",
         help="a folder of your own audio (searched recursively; wav, flac, ogg, mp3) to score on instead of a split",
     )
-    evaluate_parser.add_argument("--json", default=None, metavar="PATH", help="with --audio: also write the rows here")
-    evaluate_parser.add_argument(
+    parser.add_argument("--json", default=None, metavar="PATH", help="with --audio: also write the rows here")
+    parser.add_argument(
         "--split", default=None, help="split to score (default: test, or validation for corpora without a test split)"
     )
-    evaluate_parser.add_argument("--crops", type=_count, default=None, help="number of crops (default: the preset's)")
-    evaluate_parser.add_argument("--device", default=None, help=DEVICE_HELP)
-    evaluate_parser.set_defaults(func=_cmd_evaluate)
+    parser.add_argument("--crops", type=_count, default=None, help="number of crops (default: the preset's)")
+    parser.add_argument("--device", default=None, help=DEVICE_HELP)
+    parser.set_defaults(func=_cmd_evaluate)
 
-    reproduce_parser = commands.add_parser(
+
+def _add_reproduce(commands) -> None:
+    parser = commands.add_parser(
         "reproduce",
         help="the paper's experiment: three models per corpus, one budget, table + curves",
         description=_module_doc("experiment.reproduce"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    reproduce_parser.add_argument(
+    parser.add_argument(
         "--corpus",
         default=None,
         help=f"comma-separated corpora, from {', '.join(CORPORA)} or folder corpora made by `data build folder` "
         "(default: librispeech,maestro for paper, mini-speech,mini-music for mini, the committed samples for smoke)",
     )
-    reproduce_parser.add_argument(
-        "--models", default=",".join(MODELS), help="comma-separated models (default: %(default)s)"
-    )
-    reproduce_parser.add_argument("--out", default=None, help="results folder (default: results/PRESET-TOKENIZER)")
-    reproduce_parser.add_argument(
+    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated models (default: %(default)s)")
+    parser.add_argument("--out", default=None, help="results folder (default: results/PRESET-TOKENIZER)")
+    parser.add_argument(
         "--seeds",
         type=_count,
         default=1,
         help="seeds per model (initial weights and training crops; the scoring crops never change): the table "
         "shows mean ± sd and paired differences with 95%% intervals (default 1)",
     )
-    _add_common(reproduce_parser)
-    reproduce_parser.set_defaults(func=_cmd_reproduce)
+    _add_common(parser)
+    parser.set_defaults(func=_cmd_reproduce)
 
-    sweep_parser = commands.add_parser(
+
+def _add_sweep(commands) -> None:
+    parser = commands.add_parser(
         "sweep",
         help="ablations of the hybrid, one setting at a time, with seeds: table + figure",
         description=_module_doc("experiment.sweep"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sweep_parser.add_argument("--corpus", required=True, help="the corpus to run the sweep on")
-    sweep_parser.add_argument(
+    parser.add_argument("--corpus", required=True, help="the corpus to run the sweep on")
+    parser.add_argument(
         "--vary",
         action="append",
         required=True,
@@ -511,10 +515,10 @@ def _add_training(commands) -> None:
         help="one setting and its values, each a variant of the preset's hybrid; repeat for more "
         f"({', '.join(SETTINGS)})",
     )
-    sweep_parser.add_argument("--seeds", type=_count, default=3, help="seeds per variant (default 3)")
-    sweep_parser.add_argument("--out", default=None, help="results folder (default: results/PRESET-TOKENIZER)")
-    _add_common(sweep_parser)
-    sweep_parser.set_defaults(func=_cmd_sweep)
+    parser.add_argument("--seeds", type=_count, default=3, help="seeds per variant (default 3)")
+    parser.add_argument("--out", default=None, help="results folder (default: results/PRESET-TOKENIZER)")
+    _add_common(parser)
+    parser.set_defaults(func=_cmd_sweep)
 
 
 def _names(text: str, valid: tuple[str, ...], what: str, error: type[Exception]) -> list[str]:
@@ -541,14 +545,14 @@ def _check_device_and_out(args) -> None:
 
 
 def _cmd_train(args) -> None:
-    preset = args.preset or default_preset()
+    preset = get_preset(args.preset or default_preset())  # resolved once, handed down as an object
     config = train_config(preset, seed=args.seed, **_budget(args))
     distributed.check_batch(config.batch_size)  # under torchrun: before any rank waits for another
     _check_device_and_out(args)
     with distributed.process_group():
-        with distributed.rank_zero_first():  # rank 0 extracts the features, the others then read them
-            data = CorpusData(args.corpus, args.tokenizer, config)
-        out = Path(args.out) if args.out else results_dir(preset, data.tokenizer)
+        # rank 0 extracts the features, the others then read them
+        data = distributed.first_on_rank_zero(CorpusData, args.corpus, args.tokenizer, config)
+        out = Path(args.out) if args.out else results_dir(preset.name, data.tokenizer)
         row = train_model(
             args.model, data, preset, config, out, resume=args.resume, device=args.device, progress=args.progress
         )

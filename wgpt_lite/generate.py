@@ -27,8 +27,7 @@ frame ``t + 1``, made from tokens ``<= t + 1`` only (``mel_source``):
 
 - MelVQ (``decodes_to == "log-mel"``): the token's centroid spectrum (``CentroidMel``);
 - EnCodec (``decodes_to == "audio"``): the last ``ENCODEC_MEL_WINDOW`` tokens decoded to audio,
-  and the causal log-mel frame of its last 320 samples, as in training (``DecodedAudioMel``);
-- a model with ``predicts_mel = True``: its own ``mel_prediction[:, -1]`` (``PredictedMel``).
+  and the causal log-mel frame of its last 320 samples, as in training (``DecodedAudioMel``).
 
 ``closed_loop_mismatch`` measures what that costs on a real clip.
 """
@@ -40,10 +39,10 @@ from dataclasses import dataclass
 import torch
 
 from wgpt_lite.audio import FRAME_RATE, HOP, LOG_FLOOR, log_mel, log_scale
-from wgpt_lite.data.feature_cache import clip_features
 from wgpt_lite.infra.errors import ModelError, TokenizerError
 from wgpt_lite.inversion import tokens_to_audio
 from wgpt_lite.model import GPT, KVCache, evaluation_mode
+from wgpt_lite.tokenizers import clip_features
 
 # Tokens decoded to make one EnCodec mel frame. Measured against a full decode (untrained
 # EnCodec, 20 s of a gliding tone + noise, docs/benchmarks.md "Generation"): the decoder's
@@ -91,22 +90,10 @@ class DecodedAudioMel:
         return torch.stack([self(tokens[:, : t + 1]) for t in range(tokens.shape[1])], dim=1)
 
 
-class PredictedMel:
-    """A model that predicts its next mel frame: ``model.mel_prediction[:, -1]``, set by its last forward."""
-
-    def __init__(self, model: GPT):
-        self.model = model
-
-    def __call__(self, tokens: torch.Tensor) -> torch.Tensor:
-        return self.model.mel_prediction[:, -1].float()
-
-
 def mel_source(model: GPT, tokenizer=None, window: int = ENCODEC_MEL_WINDOW):
     """How generation makes the hybrid's next mel frame (module docstring); None for a tokens-only GPT."""
     if not model.config.hybrid:
         return None
-    if getattr(model, "predicts_mel", False):
-        return PredictedMel(model)
     kind = getattr(tokenizer, "decodes_to", None)
     if kind == "log-mel":
         return CentroidMel(tokenizer)
@@ -311,11 +298,7 @@ def closed_loop_mismatch(model: GPT, tokenizer, tokens: torch.Tensor, mel: torch
     ids = tokens.long().reshape(1, -1)[:, : model.config.context + 1]
     real = mel.float().reshape(1, -1, mel.shape[-1])[:, : ids.shape[1]]
     with evaluation_mode(model):
-        if isinstance(source, PredictedMel):  # teacher-forced: frame t + 1 as predicted at frame t
-            model(ids[:, :-1], mel=real[:, :-1])
-            remade = torch.cat([real[:, :1], model.mel_prediction.float()], dim=1)
-        else:
-            remade = source.whole(ids).to(real.device)
+        remade = source.whole(ids).to(real.device)
         inputs, targets = ids[:, :-1], ids[:, 1:]
         nll_real = model(inputs, mel=real[:, :-1], targets=targets)[1]
         nll_remade = model(inputs, mel=remade[:, :-1], targets=targets)[1]

@@ -15,8 +15,9 @@ EnCodec weights (of the file they were loaded from; of the tensors for a model m
 memory). Feature caches and checkpoints record it; ``describe_tokenizer`` says it in words.
 
 ``get_tokenizer("auto")`` picks EnCodec when its weights load, else MelVQ, and says
-which and why in ``tokenizer.auto_reason``. EnCodec runs on a CUDA GPU when there is one
-(``default_encodec_device``); its tokens always come back on the CPU.
+which and why in ``tokenizer.auto_reason``; ``auto_tokenizer()`` tells which without building a
+model. EnCodec runs on a CUDA GPU when there is one (``default_encodec_device``); its tokens
+always come back on the CPU. ``clip_features(wav, tok)``: one clip's tokens and log-mel, aligned.
 """
 
 from __future__ import annotations
@@ -471,3 +472,29 @@ def tokenizer_difference(then: dict, now: dict) -> str | None:
         return f"{describe_tokenizer(then)} at training, {short_hash(now[identity])} now"
     changed = sorted(key for key in {*then, *now} if then.get(key) != now.get(key))  # k, bandwidth...
     return ", ".join(f"{label} {key} {then.get(key)} at training, {now.get(key)} now" for key in changed)
+
+
+def auto_tokenizer() -> str:
+    """``"encodec"`` or ``"melvq"``: what ``get_tokenizer("auto")`` picks, decided without building a model.
+
+    EnCodec when a copy of its weights lies where ``encodec_checkpoint_candidates`` looks, or,
+    online, when the hub's copy downloads (into the torch hub cache, where EnCodec is then
+    loaded from); MelVQ otherwise. A local copy is not read here: one that turns out unreadable
+    is refused in one line when the EnCodec tokenizer is built.
+    """
+    if any(path.is_file() for path in encodec_checkpoint_candidates()):
+        return "encodec"
+    if offline():
+        return "melvq"
+    try:
+        _download_checkpoint(import_encodec())
+    except TokenizerError:
+        return "melvq"
+    return "encodec"
+
+
+def clip_features(wav: torch.Tensor, tokenizer) -> tuple[torch.Tensor, torch.Tensor]:
+    """(tokens [frames], log-mel [frames, 64]) of one clip; melvq reuses the mel it is given."""
+    mel = log_mel(wav)
+    tokens = tokenizer.encode_mel(mel) if hasattr(tokenizer, "encode_mel") else tokenizer.encode(wav)
+    return tokens, mel

@@ -153,11 +153,13 @@ def corpus_names() -> tuple[str, ...]:
     return CORPORA + tuple(name for name in found if folder_record(name))
 
 
-def corpus_dir(name: str) -> Path:
-    """Where corpus ``name`` lives (built or not): ``data/sample/<kind>`` or ``home_dir()/corpora/<name>``.
+def corpus_dir(corpus: str | CorpusSpec) -> Path:
+    """Where a corpus lives (built or not): ``data/sample/<kind>`` or ``home_dir()/corpora/<name>``.
 
+    ``corpus``: its name, or its spec (``corpus_spec``: resolved once by whoever reads many clips).
     Any name a folder corpus may take has its place, built or not; other unknown names are refused.
     """
+    name = corpus.name if isinstance(corpus, CorpusSpec) else corpus
     if name in SPECS and name.startswith("sample-"):
         return SAMPLE_DIR / SPECS[name].kind
     if name not in SPECS and not FOLDER_NAME.fullmatch(name):
@@ -187,8 +189,10 @@ def corpus_summary(name: str) -> dict:
     return json.loads((ensure_corpus(name) / "summary.json").read_text())
 
 
-def load_clip(corpus: str, row: dict) -> torch.Tensor:
-    """A manifest row's audio, cropped to whole frames; AudioError when it is unusable."""
+def load_clip(corpus: str | CorpusSpec, row: dict) -> torch.Tensor:
+    """A manifest row's audio, cropped to whole frames; AudioError when it is unusable.
+
+    ``corpus``: its name, or its spec, which a loop over many clips resolves once (``corpus_spec``)."""
     wav = crop_to_frames(load_audio(corpus_dir(corpus) / row["path"]))
     if wav.shape[-1] == 0:
         raise AudioError(f"{row['path']}: shorter than one {HOP}-sample frame")

@@ -78,6 +78,7 @@ from wgpt_lite.data.corpora import (
     report_skipped,
 )
 from wgpt_lite.data.provenance import EXTRACTION, FEATURE_VERSION, provenance
+from wgpt_lite.infra import distributed
 from wgpt_lite.infra.atomic import building_folder, clear_leftovers, publish, remove, temporary_sibling
 from wgpt_lite.infra.code_version import code_version
 from wgpt_lite.infra.errors import AudioError, DataError
@@ -85,6 +86,7 @@ from wgpt_lite.infra.settings import home_dir
 from wgpt_lite.tokenizers import (
     EncodecTokenizer,
     MelVQTokenizer,
+    clip_features,
     get_tokenizer,
 )
 
@@ -173,10 +175,11 @@ def training_mels(corpus: str, max_frames: int = MELVQ_FIT_FRAMES) -> list[torch
     rows = read_manifest(corpus, "train")
     total = sum(row["seconds"] for row in rows) * audio.FRAME_RATE
     stride = max(1, int(np.ceil(total / max_frames)))
+    spec = corpus_spec(corpus)  # resolved once, not per clip
 
     def mel_of(row):
         try:
-            return audio.log_mel(load_clip(corpus, row))[::stride]
+            return audio.log_mel(load_clip(spec, row))[::stride]
         except AudioError:
             return None  # features() lists the skipped clips; the fit just does without them
 
@@ -201,8 +204,15 @@ def features(corpus: str, split: str, tokenizer="auto"):
 
     tok = corpus_tokenizer(corpus, tokenizer)
     final = extract_features(corpus, split, tok)
-    report_skipped(f"{corpus}/{split}", json.loads((final / EXTRACTION).read_text())["skipped"], "clips")
+    _report_skipped(final, corpus, split)
     return datasets.load_from_disk(str(final))
+
+
+def _report_skipped(final: Path, corpus: str, split: str) -> dict:
+    """The cache's ``extraction.json``, once its skipped clips are listed on stderr."""
+    info = json.loads((final / EXTRACTION).read_text())
+    report_skipped(f"{corpus}/{split}", info["skipped"], "clips")
+    return info
 
 
 def feature_folder(corpus: str, split: str, tokenizer) -> Path:
@@ -240,6 +250,33 @@ def extract_features(corpus: str, split: str, tokenizer="auto", worker: int = 0,
         return None  # another worker, finishing at the same moment, assembles it
     remove(shards)
     return final
+
+
+def feature_worker(corpus: str, split: str, tokenizer="auto", workers: int = 1, worker: int = 0) -> str:
+    """This process's share of the cache of ``corpus``/``split`` (``data features``), told in one line.
+
+    ``worker`` of ``workers`` processes started by hand; under torchrun each rank is a worker
+    instead, and melvq is fitted once, by rank 0, then loaded by the others. The line gives
+    the cache's clips and minutes once it is complete (its skipped clips are listed on
+    stderr), or says that this worker is done while others still work.
+    """
+    started = time.perf_counter()
+    if distributed.world_size() > 1:  # under torchrun, each rank is a worker
+        if workers > 1:
+            raise DataError("--workers is for processes started by hand; under torchrun leave it out")
+        workers, worker = distributed.world_size(), distributed.rank()
+    if not 0 <= worker < workers:
+        raise DataError(f"--worker {worker} is not one of the {workers} --workers; give 0 to {workers - 1}")
+    with distributed.process_group():
+        tok = distributed.first_on_rank_zero(corpus_tokenizer, corpus, tokenizer)
+        final = extract_features(corpus, split, tok, worker, workers)
+    if final is None:
+        return f"{corpus}/{split}: worker {worker} of {workers} done; the last worker to finish writes the cache"
+    info = _report_skipped(final, corpus, split)
+    return (
+        f"{corpus}/{split}: {info['clips']} clips, {info['seconds'] / 60:.1f} min, "
+        f"{time.perf_counter() - started:.1f} s; cache {final}"
+    )
 
 
 def shard_name(number: int) -> str:
@@ -311,13 +348,6 @@ def _quiet_save(dataset, path: Path) -> None:
             datasets.enable_progress_bars()
 
 
-def clip_features(wav: torch.Tensor, tokenizer) -> tuple[torch.Tensor, torch.Tensor]:
-    """(tokens [frames], log-mel [frames, 64]) of one clip; melvq reuses the mel it is given."""
-    mel = audio.log_mel(wav)
-    tokens = tokenizer.encode_mel(mel) if hasattr(tokenizer, "encode_mel") else tokenizer.encode(wav)
-    return tokens, mel
-
-
 def _cached_row(tok, clip_id: str, tokens: torch.Tensor, mel: torch.Tensor) -> tuple[str, np.ndarray, np.ndarray]:
     """(id, int16 tokens, float16 mel) as the cache stores a clip, once they are checked to align."""
     if tokens.shape[0] != mel.shape[0]:
@@ -348,10 +378,11 @@ def length_batches(seconds: list[float], max_seconds: float) -> list[list[int]]:
 
 def _extract(corpus: str, rows: list[dict], tok, desc: str) -> tuple[list, list[dict]]:
     """(kept clips as ``_cached_row`` triples, skipped clips with their reasons) of ``rows``, in order."""
+    spec = corpus_spec(corpus)  # resolved once, not per clip
 
     def one(row):
         try:
-            return _cached_row(tok, row["id"], *clip_features(load_clip(corpus, row), tok))
+            return _cached_row(tok, row["id"], *clip_features(load_clip(spec, row), tok))
         except AudioError as err:
             return {"item": row["path"], "reason": str(err)}
 
@@ -366,9 +397,11 @@ def _encode_in_batches(corpus: str, rows: list[dict], tok: EncodecTokenizer, des
     """``_extract``'s per-clip results, in manifest order, from EnCodec batches of similar lengths."""
     from tqdm.auto import tqdm
 
+    spec = corpus_spec(corpus)  # resolved once, not per clip
+
     def load(row):
         try:
-            wav = load_clip(corpus, row)
+            wav = load_clip(spec, row)
         except AudioError as err:
             return {"item": row["path"], "reason": str(err)}
         return wav, audio.log_mel(wav)

@@ -1,20 +1,30 @@
-"""Figures of the front end: waveform, causal framing, log-mel, tokens.
+"""Figures: the front end (waveform, causal framing, log-mel, tokens), and a reproduction's loss curves
+and per-position mel gain (``plot_curves``, ``plot_mel_gain``, drawn from ``results.load_runs`` and
+``reproduce.score_controls``).
 
-Each function draws on a matplotlib ``Axes`` it is given (or a new one) and returns
-it, so notebooks compose them freely; ``frontend_figure`` puts them together.
+Each front-end function draws on a matplotlib ``Axes`` it is given (or a new one) and returns
+it, so notebooks compose them freely; ``frontend_figure`` puts them together. A reproduction's
+figures are drawn without pyplot, so saving one never changes a notebook's plotting backend.
 matplotlib is imported inside the functions to keep ``import wgpt_lite`` light.
 """
 
 from __future__ import annotations
 
 import io
+import os
 
 import torch
 
 from wgpt_lite.audio import FRAME_RATE, HOP, N_FFT, SAMPLE_RATE, log_mel, mel_filters
-from wgpt_lite.experiment.results import plot_curves
+from wgpt_lite.presets import MODELS
 
 MEL_UNITS = "(log10 power + 4) / 4"  # the normalised log-mel, audio.log_scale
+MODEL_LABELS = {"gpt-s": "GPT-S (tokens only)", "gpt-l": "GPT-L (tokens only)", "hybrid": "Hybrid (mel + tokens)"}
+
+
+def millions(params: float) -> str:
+    """A parameter count as the tables and legends print it: ``0.25M``, ``41.0M``."""
+    return f"{params / 1e6:.2f}M" if params < 1e7 else f"{params / 1e6:.1f}M"
 
 
 def _axes(ax):
@@ -230,7 +240,7 @@ class LiveCurves:
 
 
 def as_image(fig, dpi: int = 100):
-    """A figure drawn without pyplot (e.g. ``results.plot_curves``) as a notebook PNG image."""
+    """A figure drawn without pyplot (e.g. ``plot_curves``) as a notebook PNG image."""
     from IPython.display import Image
 
     buffer = io.BytesIO()
@@ -280,3 +290,77 @@ def plot_gain_over_spectrogram(
     if title:
         fig.suptitle(title)
     return fig
+
+
+# ---------------------------------------------------------------------------
+# A reproduction's figures, drawn without pyplot
+
+
+def validation_curves(records: list[dict]) -> tuple[list[float], list[float]]:
+    """(epochs, validation NLL) of one run's log."""
+    evals = [r for r in records if r["kind"] == "eval"]
+    return [r["epoch"] for r in evals], [r["nll"] for r in evals]
+
+
+def plot_curves(runs: dict[str, dict[str, dict[int, list[dict]]]], path: str | os.PathLike | None = None):
+    """Validation loss per epoch, one panel per corpus, one colour per model, one line per seed.
+
+    ``runs`` as from ``load_runs``. Titles name the tokenizer. Saved as PNG when ``path`` is
+    given; returns the figure. It is drawn without pyplot, so saving a file never changes
+    the plotting backend of a notebook.
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5.5 * max(1, len(runs)), 4), layout="tight")
+    axes = fig.subplots(1, max(1, len(runs)), squeeze=False)[0]
+    for ax, (corpus, models) in zip(axes, runs.items()):
+        all_records = [r for seeds in models.values() for records in seeds.values() for r in records]
+        tokenizers = sorted({r["tokenizer"] for r in all_records if "tokenizer" in r})
+        for colour, model in zip(("C0", "C1", "C2"), MODELS):
+            for i, (_, records) in enumerate(sorted(models.get(model, {}).items())):
+                epochs, nll = validation_curves(records)
+                params = next((f", {millions(r['params'])}" for r in records if r["kind"] == "run"), "")
+                seeds = f", {len(models[model])} seeds" if len(models[model]) > 1 else ""
+                label = f"{MODEL_LABELS[model]}{params}{seeds}" if i == 0 else None
+                ax.plot(epochs, nll, color=colour, marker="o", ms=2, lw=1, alpha=0.8, label=label)
+        ax.set(
+            title=f"{corpus}: validation loss ({', '.join(tokenizers)} tokens)",
+            xlabel="epoch",
+            ylabel="NLL (nats/token)",
+        )
+    return finish_figure(fig, path)
+
+
+def finish_figure(fig, path: str | os.PathLike | None):
+    """Grid and legend on every panel of ``fig``; saved as PNG when ``path`` is given; returns ``fig``."""
+    for ax in fig.axes:
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if path is not None:
+        fig.savefig(path, dpi=120)
+    return fig
+
+
+def plot_mel_gain(controls: dict[str, dict], path: str | os.PathLike | None = None):
+    """What the mel adds: hybrid − GPT-S test NLL at each context position (mean over seeds), per corpus.
+
+    ``controls``: ``{corpus: reproduce.score_controls(...)}``. Below zero the hybrid predicts
+    better; a gain that does not shrink with the position means the mel carries what even a
+    long token history does not.
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 3.5), layout="tight")
+    ax = fig.subplots()
+    for corpus, scores in controls.items():
+        curves = scores["position_nll"]
+        if "gpt-s" in curves:
+            gain = [h - g for h, g in zip(curves["hybrid"], curves["gpt-s"])]
+            ax.plot(range(1, len(gain) + 1), gain, lw=1, label=f"{corpus} ({scores['seeds']} seeds)")
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set(
+        title="What the mel adds: hybrid − GPT-S, per position",
+        xlabel="frames seen (position + 1)",
+        ylabel="NLL difference (nats/token)",
+    )
+    return finish_figure(fig, path)

@@ -44,14 +44,13 @@ from wgpt_lite.batches import MEL_CONTROLS, control_batch, eval_crops
 from wgpt_lite.data.corpora import corpus_spec
 from wgpt_lite.data.feature_cache import corpus_tokenizer, features
 from wgpt_lite.data.provenance import data_provenance
+from wgpt_lite.display.plots import plot_curves, plot_mel_gain
 from wgpt_lite.experiment.baselines import BASELINES, fit_baseline, score_baseline
 from wgpt_lite.experiment.controls import position_nll
 from wgpt_lite.experiment.results import (
     differences_table,
     load_runs,
     paired_differences,
-    plot_curves,
-    plot_mel_gain,
     provenance_lines,
     results_table,
     run_folder,
@@ -66,7 +65,7 @@ from wgpt_lite.infra.settings import home_dir, results_root
 from wgpt_lite.presets import MODELS, Preset, build_model, get_preset, train_config
 from wgpt_lite.runs.checkpoint import load_with_tokenizer, model_from_checkpoint, scored_weights
 from wgpt_lite.runs.run_folder import METRICS, read_metrics, train_in_folder
-from wgpt_lite.tokenizers import get_tokenizer
+from wgpt_lite.tokenizers import auto_tokenizer
 from wgpt_lite.train import RunInfo, TrainConfig, evaluate
 
 
@@ -84,10 +83,11 @@ def results_dir(preset: str, tokenizer="auto") -> Path:
 
 
 def tokenizer_name(tokenizer) -> str:
-    """``"encodec"`` or ``"melvq"``: a tokenizer's name, ``"auto"`` resolved the way ``get_tokenizer`` does."""
+    """``"encodec"`` or ``"melvq"``: a tokenizer's name, ``"auto"`` decided as ``get_tokenizer`` decides it
+    (``auto_tokenizer``: no model is built for it)."""
     if not isinstance(tokenizer, str):
         return tokenizer.name
-    return get_tokenizer(tokenizer).name if tokenizer == "auto" else tokenizer
+    return auto_tokenizer() if tokenizer == "auto" else tokenizer
 
 
 class CorpusData:
@@ -221,8 +221,7 @@ def reproduce(
     started = time.perf_counter()
     rows, made_from, controls = [], {}, {}
     for corpus in corpora:
-        with distributed.rank_zero_first():  # under torchrun: rank 0 extracts, the others read its cache
-            data = CorpusData(corpus, tokenizer, config)
+        data = distributed.first_on_rank_zero(CorpusData, corpus, tokenizer, config)  # the others read its cache
         made_from[corpus] = data.provenance
         rows += data.baseline_rows()
         trained = [

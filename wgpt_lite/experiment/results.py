@@ -1,4 +1,4 @@
-"""Tables and curves of a reproduction, laid out like the paper's Tables 1-2 and its loss curves.
+"""Tables of a reproduction, laid out like the paper's Tables 1-2, and the run logs they are read from.
 
 A reproduction folder holds one run folder per corpus, model and seed
 (``<out>/<corpus>/<model>`` for seed 0, ``<model>-seed<k>`` for the others: ``run_folder``;
@@ -12,8 +12,7 @@ rows ``reproduce`` returns, so a table or a figure can be redrawn at any time wi
 
 One sign convention for every difference: ``paired_differences`` gives "hybrid − GPT-S"
 (and the other comparisons of ``CLAIMS``) per seed, so negative means the hybrid is better.
-``load_runs(out)`` gives every run's records and ``plot_curves(runs, path)`` draws them;
-matplotlib is imported inside ``plot_curves`` to keep ``import wgpt_lite`` light.
+``load_runs(out)`` gives every run's records, which ``display.plots.plot_curves(runs, path)`` draws.
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ import os
 from pathlib import Path
 
 from wgpt_lite.data.corpora import corpus_spec
+from wgpt_lite.display.plots import MODEL_LABELS, millions
 from wgpt_lite.experiment.stats import mean_interval
 from wgpt_lite.infra.code_version import describe_code
 from wgpt_lite.presets import MODELS
@@ -43,7 +43,6 @@ PAPER_RESULTS = {
     },
 }
 PAPER_DATA = {"speech": "LibriSpeech", "music": "Music (MAESTRO)"}
-MODEL_LABELS = {"gpt-s": "GPT-S (tokens only)", "gpt-l": "GPT-L (tokens only)", "hybrid": "Hybrid (mel + tokens)"}
 MODEL_NAMES = {"gpt-s": "GPT-S", "gpt-l": "GPT-L", "hybrid": "hybrid"}
 
 
@@ -77,10 +76,6 @@ def trained_seeds(out_dir: str | os.PathLike) -> int:
     runs = load_runs(out_dir)
     counts = [len(seeds) for models in runs.values() for seeds in models.values()]
     return min(counts, default=0)
-
-
-def _millions(params: float) -> str:
-    return f"{params / 1e6:.2f}M" if params < 1e7 else f"{params / 1e6:.1f}M"
 
 
 BASELINE_LABELS = {"repeat": "repeat previous token (baseline)", "bigram": "smoothed bigram (baseline)"}
@@ -138,13 +133,13 @@ def results_table(rows: list[dict]) -> str:
         validation = row.get("validation_nll")
         ours = (
             f"| {row['corpus']} | {MODEL_LABELS.get(row['model']) or BASELINE_LABELS[row['model']]} "
-            f"| {_millions(row['params']) if paper else '-'} | {row['seeds'] if paper else '-'} "
+            f"| {millions(row['params']) if paper else '-'} | {row['seeds'] if paper else '-'} "
             f"| {with_sd(validation, row.get('validation_nll_sd')) if validation is not None else '-'} "
             f"| {with_sd(row['nll'], row.get('nll_sd'))} | {row['acc']:.2%} "
             f"| {row['ppl']:.2f} "
         )
         theirs = (
-            f"| {PAPER_DATA[kind]} | {_millions(paper['params'])} | {paper['nll']:.2f} | {paper['acc']:.2%} "
+            f"| {PAPER_DATA[kind]} | {millions(paper['params'])} | {paper['nll']:.2f} | {paper['acc']:.2%} "
             f"| {paper['ppl']:.2f} |"
             if paper
             else "| | | | | |"
@@ -176,76 +171,6 @@ def provenance_lines(provenance: dict[str, dict], code: dict) -> str:
         lines.append(f"- {corpus}: content {short_hash(made['corpus_sha256'])}, {tokens}")
     lines.append(f"- code: wgpt_lite {describe_code(code)}")
     return "\n".join(lines) + "\n"
-
-
-def validation_curves(records: list[dict]) -> tuple[list[float], list[float]]:
-    """(epochs, validation NLL) of one run's log."""
-    evals = [r for r in records if r["kind"] == "eval"]
-    return [r["epoch"] for r in evals], [r["nll"] for r in evals]
-
-
-def plot_curves(runs: dict[str, dict[str, dict[int, list[dict]]]], path: str | os.PathLike | None = None):
-    """Validation loss per epoch, one panel per corpus, one colour per model, one line per seed.
-
-    ``runs`` as from ``load_runs``. Titles name the tokenizer. Saved as PNG when ``path`` is
-    given; returns the figure. It is drawn without pyplot, so saving a file never changes
-    the plotting backend of a notebook.
-    """
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(5.5 * max(1, len(runs)), 4), layout="tight")
-    axes = fig.subplots(1, max(1, len(runs)), squeeze=False)[0]
-    for ax, (corpus, models) in zip(axes, runs.items()):
-        all_records = [r for seeds in models.values() for records in seeds.values() for r in records]
-        tokenizers = sorted({r["tokenizer"] for r in all_records if "tokenizer" in r})
-        for colour, model in zip(("C0", "C1", "C2"), MODELS):
-            for i, (_, records) in enumerate(sorted(models.get(model, {}).items())):
-                epochs, nll = validation_curves(records)
-                params = next((f", {_millions(r['params'])}" for r in records if r["kind"] == "run"), "")
-                seeds = f", {len(models[model])} seeds" if len(models[model]) > 1 else ""
-                label = f"{MODEL_LABELS[model]}{params}{seeds}" if i == 0 else None
-                ax.plot(epochs, nll, color=colour, marker="o", ms=2, lw=1, alpha=0.8, label=label)
-        ax.set(
-            title=f"{corpus}: validation loss ({', '.join(tokenizers)} tokens)",
-            xlabel="epoch",
-            ylabel="NLL (nats/token)",
-        )
-    return finish_figure(fig, path)
-
-
-def finish_figure(fig, path: str | os.PathLike | None):
-    """Grid and legend on every panel of ``fig``; saved as PNG when ``path`` is given; returns ``fig``."""
-    for ax in fig.axes:
-        ax.grid(alpha=0.3)
-        ax.legend()
-    if path is not None:
-        fig.savefig(path, dpi=120)
-    return fig
-
-
-def plot_mel_gain(controls: dict[str, dict], path: str | os.PathLike | None = None):
-    """What the mel adds: hybrid − GPT-S test NLL at each context position (mean over seeds), per corpus.
-
-    ``controls``: ``{corpus: reproduce.score_controls(...)}``. Below zero the hybrid predicts
-    better; a gain that does not shrink with the position means the mel carries what even a
-    long token history does not.
-    """
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6, 3.5), layout="tight")
-    ax = fig.subplots()
-    for corpus, scores in controls.items():
-        curves = scores["position_nll"]
-        if "gpt-s" in curves:
-            gain = [h - g for h, g in zip(curves["hybrid"], curves["gpt-s"])]
-            ax.plot(range(1, len(gain) + 1), gain, lw=1, label=f"{corpus} ({scores['seeds']} seeds)")
-    ax.axhline(0, color="black", lw=0.8)
-    ax.set(
-        title="What the mel adds: hybrid − GPT-S, per position",
-        xlabel="frames seen (position + 1)",
-        ylabel="NLL difference (nats/token)",
-    )
-    return finish_figure(fig, path)
 
 
 # The paper's claim as three comparisons, each read "first − second": negative means the first is better.

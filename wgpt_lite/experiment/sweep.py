@@ -29,8 +29,9 @@ from dataclasses import asdict, fields, replace
 from pathlib import Path
 
 from wgpt_lite.batches import check_control
+from wgpt_lite.display.plots import finish_figure
 from wgpt_lite.experiment.reproduce import CorpusData, results_dir, tokenizer_name, train_model
-from wgpt_lite.experiment.results import finish_figure, interval_text, with_sd
+from wgpt_lite.experiment.results import interval_text, with_sd
 from wgpt_lite.experiment.stats import mean_interval
 from wgpt_lite.infra.atomic import writable_folder, write_text
 from wgpt_lite.infra.code_version import code_version

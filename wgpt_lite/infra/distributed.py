@@ -124,7 +124,7 @@ def barrier() -> None:
 
 
 @contextmanager
-def rank_zero_first():
+def _rank_zero_first():
     """Run the block on rank 0 first, then on the others: rank 0 fills a cache (features, a fitted
     tokenizer) that the others then only read, instead of every rank racing to make it."""
     if not is_main():
@@ -132,3 +132,14 @@ def rank_zero_first():
     yield
     if is_main():
         barrier()
+
+
+def first_on_rank_zero(make, *args, **kwargs):
+    """``make(*args, **kwargs)``, made on rank 0 first and then on the other ranks:
+    what the ranks of a run build from a corpus (its features, a fitted tokenizer) is cached once, by rank 0.
+
+    >>> first_on_rank_zero(max, 2, 3)   # one process: just the call
+    3
+    """
+    with _rank_zero_first():
+        return make(*args, **kwargs)

@@ -29,9 +29,9 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from wgpt_lite.audio import FRAME_RATE, SAMPLE_RATE, normalise_peak
+from wgpt_lite.data.audio_folder import audio_files, load_own_audio, skip_reason
 from wgpt_lite.data.builders.common import pack_clips, parallel_map, save_clip
 from wgpt_lite.data.corpora import EVAL_FRACTION, FOLDER_SPEC, SEED, CorpusSpec
-from wgpt_lite.experiment.own_audio import audio_files, load_own_audio, skip_reason
 from wgpt_lite.infra.errors import AudioError, DataError
 
 SPLITS = ("train", "validation", "test")
