@@ -5,11 +5,11 @@ import pytest
 import torch
 
 import wgpt_lite as wl
+from wgpt_lite.experiment.generation_quality import closed_loop_mismatch
 from wgpt_lite.generate import (
     ENCODEC_MEL_WINDOW,
     CentroidMel,
     DecodedAudioMel,
-    closed_loop_mismatch,
     generate,
     mel_source,
     sample_next,

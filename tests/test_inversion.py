@@ -5,8 +5,8 @@ import torch
 from conftest import tone_and_noise
 
 import wgpt_lite as wl
+from wgpt_lite.display.inversion import mel_to_audio, mel_to_linear, tokens_to_audio
 from wgpt_lite.infra.errors import AudioError
-from wgpt_lite.inversion import mel_to_audio, mel_to_linear, tokens_to_audio
 from wgpt_lite.tokenizers import EncodecTokenizer, MelVQTokenizer
 
 # Mean absolute log-mel error, measured on 6 s of the first sample-speech clip: 0.016 after

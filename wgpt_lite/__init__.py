@@ -44,13 +44,21 @@ from wgpt_lite.data.corpora import (
 )
 from wgpt_lite.data.feature_cache import corpus_tokenizer, features
 from wgpt_lite.display.environment import environment_report, format_report
+from wgpt_lite.display.inversion import mel_to_audio, tokens_to_audio
 from wgpt_lite.display.plots import plot_curves, plot_gain_over_spectrogram, plot_mel_gain
 from wgpt_lite.display.widgets import gain_explorer, spectrogram_explorer
 from wgpt_lite.experiment.baselines import BASELINES, fit_baseline, score_baseline
 from wgpt_lite.experiment.budget import budget_line, comparison_seconds, measure_step_seconds
 from wgpt_lite.experiment.causality import future_leak, mel_influence, model_future_leak
 from wgpt_lite.experiment.controls import frame_nll, position_nll
-from wgpt_lite.experiment.generation_quality import continuation_nll, quality_proxies, repetition_rate, token_entropy
+from wgpt_lite.experiment.generation_quality import (
+    closed_loop_mismatch,
+    continuation_nll,
+    continue_clip,
+    quality_proxies,
+    repetition_rate,
+    token_entropy,
+)
 from wgpt_lite.experiment.own_audio import score_folder
 from wgpt_lite.experiment.reproduce import (
     controls_table,
@@ -76,8 +84,6 @@ from wgpt_lite.experiment.stats import mean_interval, token_counts, token_summar
 from wgpt_lite.experiment.sweep import parse_variations, sweep
 from wgpt_lite.generate import (
     Generation,
-    closed_loop_mismatch,
-    continue_clip,
     generate,
     mel_source,
 )
@@ -93,7 +99,6 @@ from wgpt_lite.infra.errors import (
 )
 from wgpt_lite.infra.install import setup
 from wgpt_lite.infra.settings import home_dir
-from wgpt_lite.inversion import mel_to_audio, tokens_to_audio
 from wgpt_lite.model import GPT, KVCache, MelEncoder, ModelConfig, WhisperGPT
 from wgpt_lite.presets import (
     MODELS,

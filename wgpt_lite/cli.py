@@ -44,6 +44,7 @@ from wgpt_lite.data.feature_cache import feature_worker
 from wgpt_lite.display.demo import front_end_demo
 from wgpt_lite.display.environment import environment_report, format_report
 from wgpt_lite.display.plots import plot_continuation
+from wgpt_lite.experiment.generation_quality import continue_clip
 from wgpt_lite.experiment.own_audio import score_folder
 from wgpt_lite.experiment.reproduce import (
     CorpusData,
@@ -55,7 +56,6 @@ from wgpt_lite.experiment.reproduce import (
     train_model,
 )
 from wgpt_lite.experiment.sweep import SETTINGS, parse_variations, sweep
-from wgpt_lite.generate import continue_clip
 from wgpt_lite.infra import distributed, install
 from wgpt_lite.infra.atomic import check_folder_can_be_written, writable_folder, write_text
 from wgpt_lite.infra.device import pick_device

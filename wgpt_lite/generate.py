@@ -29,7 +29,8 @@ frame ``t + 1``, made from tokens ``<= t + 1`` only (``mel_source``):
 - EnCodec (``decodes_to == "audio"``): the last ``ENCODEC_MEL_WINDOW`` tokens decoded to audio,
   and the causal log-mel frame of its last 320 samples, as in training (``DecodedAudioMel``).
 
-``closed_loop_mismatch`` measures what that costs on a real clip.
+``closed_loop_mismatch`` (``wgpt_lite/experiment/generation_quality.py``) measures what that costs on a
+real clip; ``continue_clip`` there continues a recording and renders it to audio.
 """
 
 from __future__ import annotations
@@ -38,11 +39,9 @@ from dataclasses import dataclass
 
 import torch
 
-from wgpt_lite.audio import FRAME_RATE, HOP, LOG_FLOOR, log_mel, log_scale
+from wgpt_lite.audio import HOP, LOG_FLOOR, log_mel, log_scale
 from wgpt_lite.infra.errors import ModelError, TokenizerError
-from wgpt_lite.inversion import tokens_to_audio
 from wgpt_lite.model import GPT, KVCache, evaluation_mode
-from wgpt_lite.tokenizers import clip_features
 
 # Tokens decoded to make one EnCodec mel frame. Measured against a full decode (untrained
 # EnCodec, 20 s of a gliding tone + noise, docs/benchmarks.md "Generation"): the decoder's
@@ -266,45 +265,3 @@ def generate(
 
 # ---------------------------------------------------------------------------
 # From a checkpoint and a clip to audio
-
-
-def continue_clip(
-    model: GPT, tokenizer, wav: torch.Tensor, seconds: float, **sampling
-) -> tuple[Generation, torch.Tensor]:
-    """Continue the audio ``wav`` (24 kHz) by ``seconds``: its tokens (and mel) are the prompt.
-
-    Returns the generation and the audio of prompt + continuation, rendered from the tokens
-    (``tokens_to_audio``: EnCodec's decoder, or melvq centroids through Griffin-Lim), so that
-    the prompt and the continuation sound alike. ``sampling``: ``generate``'s options.
-    """
-    tokens, mel = clip_features(wav, tokenizer)
-    out = generate(model, tokens, round(seconds * FRAME_RATE), mel=mel, tokenizer=tokenizer, **sampling)
-    return out, tokens_to_audio(out.tokens, tokenizer)
-
-
-# ---------------------------------------------------------------------------
-# What closing the loop costs
-
-
-@torch.no_grad()
-def closed_loop_mismatch(model: GPT, tokenizer, tokens: torch.Tensor, mel: torch.Tensor, source=None) -> dict:
-    """On a real clip (``tokens`` [T], ``mel`` [T, n_mels], cropped to the context + 1): how far the mel
-    that generation remakes from tokens is from the real mel, and what it costs the hybrid.
-
-    Returns ``mel_abs_diff`` (mean |remade - real|, log-mel units), ``nll_real_mel`` and
-    ``nll_remade_mel`` (nats/token on the clip's own next tokens) and ``frames``.
-    """
-    source = source or mel_source(model, tokenizer)
-    ids = tokens.long().reshape(1, -1)[:, : model.config.context + 1]
-    real = mel.float().reshape(1, -1, mel.shape[-1])[:, : ids.shape[1]]
-    with evaluation_mode(model):
-        remade = source.whole(ids).to(real.device)
-        inputs, targets = ids[:, :-1], ids[:, 1:]
-        nll_real = model(inputs, mel=real[:, :-1], targets=targets)[1]
-        nll_remade = model(inputs, mel=remade[:, :-1], targets=targets)[1]
-    return {
-        "mel_abs_diff": float((remade - real).abs().mean()),
-        "nll_real_mel": float(nll_real),
-        "nll_remade_mel": float(nll_remade),
-        "frames": ids.shape[1],
-    }

@@ -1,5 +1,8 @@
 """Cheap numbers for generated (or real) token sequences: how likely, how varied, how stuck.
 
+Here too: ``continue_clip`` continues a recording and renders prompt and continuation to
+audio, and ``closed_loop_mismatch`` measures what the hybrid's closed loop costs on a real clip.
+
 None of them is a listening test. ``continuation_nll`` asks a model how surprised it is
 by a continuation (lower: more like what it learned; a generation scored by the model
 that made it is flattered). ``token_entropy`` and ``repetition_rate`` catch the usual
@@ -12,7 +15,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from wgpt_lite.model import evaluation_mode
+from wgpt_lite.audio import FRAME_RATE
+from wgpt_lite.display.inversion import tokens_to_audio
+from wgpt_lite.generate import Generation, generate, mel_source
+from wgpt_lite.model import GPT, evaluation_mode
+from wgpt_lite.tokenizers import clip_features
 
 
 def _as_tokens(tokens) -> torch.Tensor:
@@ -121,4 +128,42 @@ def quality_proxies(
         "nll": continuation_nll(model, tokens, mel, prompt=prompt),
         "entropy": token_entropy(continuation),
         "repetition": repetition_rate(continuation),
+    }
+
+
+def continue_clip(
+    model: GPT, tokenizer, wav: torch.Tensor, seconds: float, **sampling
+) -> tuple[Generation, torch.Tensor]:
+    """Continue the audio ``wav`` (24 kHz) by ``seconds``: its tokens (and mel) are the prompt.
+
+    Returns the generation and the audio of prompt + continuation, rendered from the tokens
+    (``tokens_to_audio``: EnCodec's decoder, or melvq centroids through Griffin-Lim), so that
+    the prompt and the continuation sound alike. ``sampling``: ``generate``'s options.
+    """
+    tokens, mel = clip_features(wav, tokenizer)
+    out = generate(model, tokens, round(seconds * FRAME_RATE), mel=mel, tokenizer=tokenizer, **sampling)
+    return out, tokens_to_audio(out.tokens, tokenizer)
+
+
+@torch.no_grad()
+def closed_loop_mismatch(model: GPT, tokenizer, tokens: torch.Tensor, mel: torch.Tensor, source=None) -> dict:
+    """On a real clip (``tokens`` [T], ``mel`` [T, n_mels], cropped to the context + 1): how far the mel
+    that generation remakes from tokens is from the real mel, and what it costs the hybrid.
+
+    Returns ``mel_abs_diff`` (mean |remade - real|, log-mel units), ``nll_real_mel`` and
+    ``nll_remade_mel`` (nats/token on the clip's own next tokens) and ``frames``.
+    """
+    source = source or mel_source(model, tokenizer)
+    ids = tokens.long().reshape(1, -1)[:, : model.config.context + 1]
+    real = mel.float().reshape(1, -1, mel.shape[-1])[:, : ids.shape[1]]
+    with evaluation_mode(model):
+        remade = source.whole(ids).to(real.device)
+        inputs, targets = ids[:, :-1], ids[:, 1:]
+        nll_real = model(inputs, mel=real[:, :-1], targets=targets)[1]
+        nll_remade = model(inputs, mel=remade[:, :-1], targets=targets)[1]
+    return {
+        "mel_abs_diff": float((remade - real).abs().mean()),
+        "nll_real_mel": float(nll_real),
+        "nll_remade_mel": float(nll_remade),
+        "frames": ids.shape[1],
     }
