@@ -11,7 +11,7 @@ The public API follows the story the notebooks tell, one step per line::
     model = wl.build_model("hybrid", "mini")              # 03 models: sizes in wgpt_lite/presets.py
     wl.train_in_folder(model, data, eval_batch, wl.train_config("mini"), "runs/hybrid", run)  # 04 training
     rows = wl.reproduce("mini", wl.preset_corpora("mini"))                           # 04-05 the comparison
-    scored = wl.score_folder(["results/mini-melvq/mini-speech/hybrid/checkpoint.pt"], "my_audio/")  # your audio
+    scored = wl.score_folder(["results/mini-melvq/mini-speech/hybrid/best.pt"], "my_audio/")  # your audio
 
 Heavy or optional packages (encodec, datasets, matplotlib, jupyter) load only when used.
 """

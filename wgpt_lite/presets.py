@@ -77,7 +77,7 @@ COLAB = replace(PAPER, name="colab", budget=replace(PAPER.budget, steps=10_000, 
 
 # ---------------------------------------------------------------------------
 # mini: the paper's experiment on 2 CPU cores, every model trained until its validation NLL
-# stops improving, the whole reproduction in about 15 minutes (corpus builds: 7 more).
+# stops improving: `make demo` in about 10 minutes on 2 cores, corpus builds included (docs/results.md).
 # Counts: GPT-S 0.24M, hybrid 0.25M (+5%), GPT-L 2.54M (10.6x), near the paper's ratios. At such
 # small widths the 1024-token embedding and head are a large share, so the hybrid needs 3
 # mel blocks to end up near GPT-S + 8%; it gives half its width (32 of 64) to the mel.

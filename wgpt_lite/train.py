@@ -4,7 +4,7 @@
 ``while``: ``random_crops`` -> forward -> ``update`` -> ``scheduler.step``, with ``evaluate``
 on fixed crops at the end of every epoch. It reads no file and writes none: what a run does
 around it (a lock, a log, checkpoints, resume, early stopping, the best weights) is behind
-``Hooks``, which ``wgpt_lite.runs.RunFolder`` implements for a folder on disk
+``Hooks``, which ``wl.RunFolder`` (``wgpt_lite/runs/run_folder.py``) implements for a folder on disk
 (``wl.train_in_folder``). The base ``Hooks`` keep the records in memory:
 
     >>> import wgpt_lite as wl
@@ -177,7 +177,7 @@ class TrainState:
 
 class Hooks:
     """What happens around the loop, beside it. This base keeps the records in memory and writes
-    nothing; ``wgpt_lite.runs.RunFolder`` adds a folder: lock, log, checkpoints, resume, early
+    nothing; ``wl.RunFolder`` (``wgpt_lite/runs/run_folder.py``) adds a folder: lock, log, checkpoints, resume, early
     stopping and the best weights. ``on_eval(run, record)`` sees every evaluation record."""
 
     def __init__(self, on_eval=None):

@@ -6,7 +6,7 @@ test can change a setting with ``os.environ`` without re-importing the kit.
 - ``WGPT_HOME``: root for built corpora, feature caches and fitted tokenizers
   (default: ``wgpt_lite/cache`` on a mounted Google Drive, else ``<repo>/.cache``
   when the kit runs from a clone, else ``~/.cache/wgpt_lite``).
-- ``WGPT_RESULTS``: root for results folders (default: ``wgpt_lite/experiment/results`` on a
+- ``WGPT_RESULTS``: root for results folders (default: ``wgpt_lite/results`` on a
   mounted Google Drive, else ``<repo>/results`` in a clone, else ``./results``).
 - ``WGPT_DOWNLOADS``: raw downloads (the MAESTRO pieces, tens of GB): ``$WGPT_HOME/downloads``,
   and on the machine's own disk even when caches live on a Drive (a free Drive holds 15 GB).

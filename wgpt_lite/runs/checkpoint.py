@@ -1,7 +1,7 @@
 """Checkpoints: written atomically, read in one place, with one set of checks.
 
-Every reader of a checkpoint — resume, ``evaluate``, re-scoring, ``sample`` and generation —
-goes through ``load_checkpoint``, which refuses in one ``CheckpointError`` line:
+Every reader of a checkpoint — resume, the ``evaluate`` command, re-scoring, ``sample`` and
+generation — goes through ``load_checkpoint``, which refuses in one ``CheckpointError`` line:
 
 1. a missing or unreadable file, or a torch file that would unpickle code (``load_tensors``);
 2. a torch file without the kit's entries (``CHECKPOINT_KEYS``): another program's;
@@ -12,7 +12,9 @@ goes through ``load_checkpoint``, which refuses in one ``CheckpointError`` line:
 
 Resuming also checks the run's identity (``check_identity``: model, preset, corpus, tokenizer,
 shapes and budget), and rebuilding a model refuses weights of another layer layout
-(``load_weights``). What a checkpoint holds: see ``wgpt_lite/runs/run_folder.py``.
+(``load_weights``); ``RunFolder._restore`` (``wgpt_lite/runs/run_folder.py``) then puts the
+training state back (optimizer, scheduler, loss scale, RNG states, step, early stopping) and cuts
+``metrics.jsonl`` back to the checkpoint's step. What a checkpoint holds: ``run_folder.py`` too.
 
     >>> import tempfile, torch
     >>> path = Path(tempfile.mkdtemp()) / "checkpoint.pt"

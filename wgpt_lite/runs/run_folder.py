@@ -28,7 +28,8 @@ What the folder holds:
   produces the same curve, to the last digit on CPU, as a run never interrupted. It is read
   back, with its checks, by ``wgpt_lite/runs/checkpoint.py``.
 - ``best.pt``: with early stopping (``TrainConfig.patience``), the weights of the best
-  validation NLL so far (the same entries as the checkpoint, without the optimizer). The run
+  validation NLL so far (the checkpoint's entries without the training state: no optimizer, scheduler,
+  scaler, RNG or early-stopping state). The run
   stops after ``patience`` evaluations without a better one; the run's result is then that
   best evaluation and the model leaves with its weights: its best point, not its last. A
   resumed run continues the count where the checkpoint left it.

@@ -6,5 +6,6 @@
 - ``music``: ``mini-music`` (music21 scores -> MIDI -> FluidSynth piano);
 - ``librispeech``: LibriSpeech (Hugging Face hub or a local copy);
 - ``maestro``: MAESTRO v3 (a local folder, or members fetched from the published zip);
+- ``folder``: a corpus made of a folder of your own audio (``data build folder``);
 - ``sample``: the few seconds committed in ``data/sample/``.
 """
