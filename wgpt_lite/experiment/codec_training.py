@@ -40,7 +40,7 @@ from wgpt_lite.tokenizers import kmeans, nearest_centroid
 CORPORA = ("mini-speech", "mini-music")
 CROP_SECONDS = 1.0
 BATCH = 8
-LR = 3e-4
+LR = 1e-3  # EnCodec: 3e-4, for a model 5x wider with an adversary; reconstruction losses alone take more
 BETAS = (0.5, 0.9)  # EnCodec's
 GRAD_CLIP = 10.0  # only against spikes: typical gradient norms early on are 3-5
 MEL_SCALES = (256, 512, 1024, 2048)  # window sizes of the spectral loss, hop a quarter of each
