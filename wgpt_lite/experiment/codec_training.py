@@ -358,8 +358,7 @@ def codec_report(
     }
     all_codes, audio_seconds, encode_seconds = [], 0.0, 0.0
     for corpus in corpora:
-        scores = {"all": [], "codebook0": [], "silence": []}
-        corpus_codes = []
+        scores, silence, corpus_codes = {"all": [], "codebook0": []}, [], []
         for number, row in enumerate(read_manifest(corpus, split)):
             wav = load_clip(corpus, row)
             started = time.perf_counter()
@@ -368,9 +367,9 @@ def codec_report(
             audio_seconds += wav.shape[-1] / SAMPLE_RATE
             corpus_codes.append(codes)
             decoded = {"all": tok.decode_codes(codes), "codebook0": tok.decode_codes(codes[:1])}
-            decoded["silence"] = torch.zeros_like(wav)
             for key, audio in decoded.items():
                 scores[key].append(((log_mel(wav) - log_mel(audio)).abs().mean().item(), si_snr(wav, audio)))
+            silence.append((log_mel(wav) - log_mel(torch.zeros_like(wav))).abs().mean().item())
             if out is not None and number < listen:
                 (out / corpus).mkdir(exist_ok=True)
                 for key, audio in (("input", wav), ("all", decoded["all"]), ("codebook0", decoded["codebook0"])):
@@ -380,8 +379,9 @@ def codec_report(
         report["corpora"][corpus] = {
             "clips": len(corpus_codes),
             "seconds": codes.shape[-1] / FRAME_RATE,
-            **{key: _mean_scores(values) for key, values in scores.items()},
+            "all": _mean_scores(scores["all"]),
             "codebook0": {**_mean_scores(scores["codebook0"]), **_usage_row(codes[0], config.bins)},
+            "silence_log_mel_l1": sum(silence) / len(silence),
         }
     codes = torch.cat(all_codes, dim=-1)
     report["codebooks"] = [_usage_row(row, config.bins) for row in codes]
@@ -416,7 +416,7 @@ def report_markdown(report: dict) -> str:
         lines.append(
             f"| {corpus} | {row['clips']} | {row['seconds']:.0f} | {row['all']['log_mel_l1']:.3f} | "
             f"{row['all']['si_snr_db']:.1f} | {row['codebook0']['log_mel_l1']:.3f} | "
-            f"{row['codebook0']['si_snr_db']:.1f} | {row['silence']['log_mel_l1']:.3f} | "
+            f"{row['codebook0']['si_snr_db']:.1f} | {row['silence_log_mel_l1']:.3f} | "
             f"{row['codebook0']['used']}/{row['codebook0']['bins']} | {row['codebook0']['entropy_bits']:.2f} |"
         )
     lines += ["", "| codebook | used | unigram entropy (bits) | repeat rate |", "|---|---|---|---|"]
