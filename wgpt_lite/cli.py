@@ -403,7 +403,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         default="auto",
         choices=TOKENIZERS,
         help="audio tokens: encodec (the paper's), melvq (offline k-means stand-in, not the paper's "
-        "numbers), auto (encodec when its weights load, else melvq). Default: auto",
+        "numbers), codec (codebook 0 of the kit's own codec, committed weights), auto (encodec when its weights "
+        "load, else melvq). Default: auto",
     )
     parser.add_argument(
         "--steps",
