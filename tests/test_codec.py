@@ -117,9 +117,9 @@ def test_export_then_train_on_from_the_weights(tmp_path):
     run = tmp_path / "run"
     codec_training.train_codec(run, 10, **TINY_RUN, command="first")
     weights = tmp_path / "weights.pt"
-    card = codec_training.export_codec(run, weights, tmp_path / "report", split="validation")
+    card = codec_training.export_codec(run, weights, tmp_path / "report", split="validation", note="goes on")
     text = card.read_text()
-    assert file_sha256(weights) in text and "10 in total" in text and "first" in text
+    assert file_sha256(weights) in text and "10 in total" in text and "first" in text and "Status**: goes on" in text
     report = (tmp_path / "report" / "report.json").read_text()
     assert '"steps": 10' in report and list((tmp_path / "report" / "sample-speech").glob("*-codebook0.wav"))
     codec_training.train_codec(tmp_path / "next", 20, **TINY_RUN, from_weights=weights, command="second")

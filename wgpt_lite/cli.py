@@ -717,6 +717,7 @@ def _add_codec(commands) -> None:
     export.add_argument("--run", required=True, help="run folder of `codec train`")
     export.add_argument("--out", default=str(codec_training.WEIGHTS), help="weights file (default: the kit's)")
     export.add_argument("--report", default="codec-report", help="folder for the report (default: %(default)s)")
+    export.add_argument("--note", default="", help="a status line for the card (e.g. that training goes on)")
 
     def run(args) -> None:
         names = _names(args.corpus, corpus_names(), "corpus", DataError) if "corpus" in args else None
@@ -732,7 +733,7 @@ def _add_codec(commands) -> None:
             report = codec_training.codec_report(args.weights, tuple(names), args.split, args.out, args.listen)
             print(codec_training.report_markdown(report) + f"wrote {Path(args.out) / 'report.md'} and the WAVs")
         else:
-            card = codec_training.export_codec(args.run, args.out, args.report)
+            card = codec_training.export_codec(args.run, args.out, args.report, note=args.note)
             print(f"wrote {args.out} and {card}")
 
     codec.set_defaults(func=run)

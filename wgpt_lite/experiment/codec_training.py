@@ -454,9 +454,10 @@ def export_codec(
     out: str | os.PathLike = WEIGHTS,
     report_dir: str | os.PathLike = "codec-report",
     split: str = "test",
+    note: str = "",
 ) -> Path:
     """Write a run's weights as ``out`` (fp16), measure them on ``split`` (``codec_report`` into ``report_dir``)
-    and write their card beside them (``out`` with ``.md``); return the card's path."""
+    and write their card beside them (``out`` with ``.md``, with ``note`` as its status); return the card's path."""
     checkpoint = _load(Path(run_dir) / CHECKPOINT)
     settings = checkpoint["settings"]
     model = Codec(CodecConfig(**{**settings["config"], "ratios": tuple(settings["config"]["ratios"])}))
@@ -470,11 +471,11 @@ def export_codec(
     save_codec(model, out, checkpoint["step"], made_from)
     report = codec_report(out, corpora, split, out=report_dir)
     card = Path(out).with_suffix(".md")
-    write_text(card, codec_card(Path(out), model, made_from, report))
+    write_text(card, codec_card(Path(out), model, made_from, report, note))
     return card
 
 
-def codec_card(path: Path, model: Codec, made_from: dict, report: dict) -> str:
+def codec_card(path: Path, model: Codec, made_from: dict, report: dict, note: str = "") -> str:
     """The card of a weights file: what it is, its licence, what made it, what it measures."""
     config = model.config
     parameters = sum(p.numel() for p in model.parameters())
@@ -484,6 +485,7 @@ def codec_card(path: Path, model: Codec, made_from: dict, report: dict) -> str:
         for h in made_from["history"]
     )
     losses = made_from["losses"]
+    status = f"- **Status**: {note}\n" if note else ""
     corpora = ", ".join(f"`{c}` (content sha256 `{h[:16]}…`)" for c, h in made_from["corpus_sha256"].items())
     return f"""# `{path.name}`: the kit's own codec
 
@@ -501,7 +503,7 @@ def codec_card(path: Path, model: Codec, made_from: dict, report: dict) -> str:
   windows {losses["mel_scales"]} + {losses["wave"]:g} x waveform L1 + {losses["commit"]:g} x commitment (each command's
   weights below); 1..{config.n_q} codebooks
   drawn a step; EMA codebooks (decay 0.99) k-means-initialised, dead codes restarted; no adversary.
-- **Steps**: {report["steps"]} in total, made by (`experiment/codec_training.py`):
+{status}- **Steps**: {report["steps"]} in total, made by (`experiment/codec_training.py`):
 
 {commands}
 
