@@ -32,6 +32,7 @@ from wgpt_lite.audio import (
     save_audio,
 )
 from wgpt_lite.batches import MEL_CONTROLS, control_mel, eval_crops, random_crops
+from wgpt_lite.codec import Codec, CodecConfig, CodecTokenizer
 from wgpt_lite.data.corpora import (
     CORPORA,
     build_corpus,

@@ -14,6 +14,7 @@ created.
     evaluate   score a checkpoint, or several on --audio  reproduce.score_checkpoint, own_audio.score_folder
     reproduce  the paper's experiment                     reproduce.reproduce
     sweep      ablations of the hybrid                    sweep.sweep
+    codec      train, measure, export the kit's codec     codec_training.train_codec, codec_report, export_codec
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from wgpt_lite.data.feature_cache import feature_worker
 from wgpt_lite.display.demo import front_end_demo
 from wgpt_lite.display.environment import environment_report, format_report
 from wgpt_lite.display.plots import plot_continuation
+from wgpt_lite.experiment import codec_training
 from wgpt_lite.experiment.generation_quality import continue_clip
 from wgpt_lite.experiment.own_audio import score_folder
 from wgpt_lite.experiment.reproduce import (
@@ -96,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_reproduce,
         _add_sweep,
         _add_sample,
+        _add_codec,
     ):
         add(commands)
     return parser
@@ -401,7 +404,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         default="auto",
         choices=TOKENIZERS,
         help="audio tokens: encodec (the paper's), melvq (offline k-means stand-in, not the paper's "
-        "numbers), auto (encodec when its weights load, else melvq). Default: auto",
+        "numbers), codec (codebook 0 of the kit's own codec, committed weights), auto (encodec when its weights "
+        "load, else melvq). Default: auto",
     )
     parser.add_argument(
         "--steps",
@@ -681,3 +685,60 @@ def _cmd_continue(args) -> None:
     ax = plot_continuation(log_mel(audio), wav.shape[-1] // HOP, title=f"{name}: prompt | continuation")
     ax.figure.savefig(out / f"{name}.png", dpi=100, bbox_inches="tight")
     print(f"wrote {out / name}.wav and .png ({tokenizer.name} tokens, {result.tokens.shape[-1]} frames)")
+
+
+# ---------------------------------------------------------------------------
+# codec
+
+
+def _add_codec(commands) -> None:
+    codec = commands.add_parser(
+        "codec",
+        help="train, measure and export the kit's own audio codec (codebook 0: the `codec` tokens)",
+        description=_module_doc("experiment.codec_training"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = codec.add_subparsers(dest="action", metavar="ACTION", required=True)
+    corpora = ",".join(codec_training.CORPORA)
+    train = actions.add_parser("train", help="train (or resume) in a run folder, on the corpora's training splits")
+    train.add_argument("--run", required=True, help="run folder: checkpoint.pt and metrics.jsonl; resumed if there")
+    train.add_argument("--steps", required=True, type=_count, help="train up to this many steps in total")
+    train.add_argument(
+        "--from-weights", default=None, help="a new run starts from exported weights and their steps (else ignored)"
+    )
+    train.add_argument("--corpus", default=corpora, help="comma-separated corpora (default: %(default)s)")
+    train.add_argument("--batch", type=_count, default=codec_training.BATCH, help="crops a step (default %(default)s)")
+    train.add_argument("--crop-seconds", type=_positive, default=codec_training.CROP_SECONDS, help="crop length (s)")
+    train.add_argument("--seed", type=int, default=0, help="initial weights and crops (default 0)")
+    train.add_argument("--device", default="cpu", help=DEVICE_HELP.replace("the best available", "cpu"))
+    train.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    report = actions.add_parser("report", help="reconstruction, codebook usage, bitrate and audio on held-out clips")
+    report.add_argument("--weights", default=str(codec_training.WEIGHTS), help="weights file (default: the kit's)")
+    report.add_argument("--corpus", default=corpora, help="comma-separated corpora (default: %(default)s)")
+    report.add_argument("--split", default="test", help="held-out split to measure on (default: %(default)s)")
+    report.add_argument("--out", default="codec-report", help="folder for report.md/.json and WAVs (%(default)s)")
+    report.add_argument("--listen", type=int, default=3, help="clips per corpus written as WAV (default 3)")
+    export = actions.add_parser("export", help="a run's weights as the committed fp16 file, its card and its report")
+    export.add_argument("--run", required=True, help="run folder of `codec train`")
+    export.add_argument("--out", default=str(codec_training.WEIGHTS), help="weights file (default: the kit's)")
+    export.add_argument("--report", default="codec-report", help="folder for the report (default: %(default)s)")
+    export.add_argument("--note", default="", help="a status line for the card (e.g. that training goes on)")
+
+    def run(args) -> None:
+        names = _names(args.corpus, corpus_names(), "corpus", DataError) if "corpus" in args else None
+        if args.action == "train":
+            pick_device(args.device)
+            command = " ".join(["python -m wgpt_lite", *sys.argv[1:]])
+            path = codec_training.train_codec(
+                args.run, args.steps, tuple(names), args.batch, args.crop_seconds, args.seed,
+                from_weights=args.from_weights, device=args.device, command=command, progress=args.progress,
+            )  # fmt: skip
+            print(f"wrote {path}")
+        elif args.action == "report":
+            report = codec_training.codec_report(args.weights, tuple(names), args.split, args.out, args.listen)
+            print(codec_training.report_markdown(report) + f"wrote {Path(args.out) / 'report.md'} and the WAVs")
+        else:
+            card = codec_training.export_codec(args.run, args.out, args.report, note=args.note)
+            print(f"wrote {args.out} and {card}")
+
+    codec.set_defaults(func=run)

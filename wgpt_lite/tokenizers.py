@@ -1,6 +1,6 @@
 """Coarse audio tokens, one per 320-sample frame, aligned with the log-mel frames.
 
-Two tokenizers share one small protocol (``name``, ``vocab_size``, ``frame_rate``,
+Three tokenizers share one small protocol (``name``, ``vocab_size``, ``frame_rate``,
 ``encode(wav) -> LongTensor[frames]``, ``decode(tokens)``, ``settings()``):
 
 - ``EncodecTokenizer``: the paper's tokens, codebook 0 of EnCodec's causal 24 kHz
@@ -9,6 +9,8 @@ Two tokenizers share one small protocol (``name``, ``vocab_size``, ``frame_rate`
   weights: k-means over causal log-mel frames of a training split. ``decode`` gives
   the centroid spectra (a log-mel image), not audio. Results with it are *not* the
   paper's numbers.
+- ``CodecTokenizer`` (codec.py): codebook 0 of the kit's own small causal codec, trained
+  on the mini corpora's training splits; its weights are committed. ``decode`` gives audio.
 
 ``settings()`` identifies the tokens exactly: MelVQ's codebook hash, or the sha256 of the
 EnCodec weights (of the file they were loaded from; of the tensors for a model made in
@@ -26,8 +28,6 @@ import functools
 import hashlib
 import os
 import socket
-import sys
-import types
 import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -36,12 +36,14 @@ from typing import Protocol
 import torch
 
 from wgpt_lite.audio import FRAME_RATE, HOP, N_MELS, crop_to_frames, log_mel, mel_settings
+from wgpt_lite.codec import CodecTokenizer
 from wgpt_lite.infra.atomic import atomic_path
+from wgpt_lite.infra.encodec_shim import import_encodec
 from wgpt_lite.infra.errors import TokenizerError
 from wgpt_lite.infra.files import file_sha256, load_tensors
 from wgpt_lite.infra.settings import offline
 
-TOKENIZERS = ("auto", "encodec", "melvq")
+TOKENIZERS = ("auto", "encodec", "melvq", "codec")
 ENCODEC_CHECKPOINT = "encodec_24khz-d7cc33bc.th"  # the file name torch hub and encodec use
 ENCODEC_BANDWIDTH = 1.5  # kbps: the smallest setting, 2 codebooks; we keep codebook 0
 # EnCodec's convolutions reflect-pad on the left, so its first ~6 frames of a clip
@@ -65,36 +67,6 @@ class Tokenizer(Protocol):
 
 # ---------------------------------------------------------------------------
 # EnCodec
-
-
-def import_encodec():
-    """Import the ``encodec`` package even where torchaudio is missing or broken.
-
-    encodec imports torchaudio at module level, but only uses it in helpers the kit
-    never calls (file I/O, resampling, its training discriminator). When the real
-    torchaudio does not import, this shim puts a placeholder module in its place for
-    the duration of the import; touching any attribute of it raises ImportError.
-    """
-    try:
-        import torchaudio  # noqa: F401  (a working torchaudio needs no shim)
-    except Exception:
-        sys.modules["torchaudio"] = _MissingTorchaudio("torchaudio")
-        try:
-            import encodec
-        finally:
-            sys.modules.pop("torchaudio", None)  # later imports see the truth again
-        return encodec
-    import encodec
-
-    return encodec
-
-
-class _MissingTorchaudio(types.ModuleType):
-    def __getattr__(self, attr):
-        raise ImportError(
-            f"torchaudio.{attr} is not available: wgpt_lite imported encodec without torchaudio, "
-            "which only encodec's file/resampling helpers need; use wgpt_lite.load_audio instead"
-        )
 
 
 def encodec_checkpoint_candidates() -> list[Path]:
@@ -424,9 +396,12 @@ def get_tokenizer(
       when they are missing and there is no network.
     - ``"melvq"``: loads the codebook at ``path``, or returns an unfitted one of size k.
     - ``"auto"``: EnCodec when its weights load, else MelVQ; ``tok.auto_reason`` says why.
+    - ``"codec"``: codebook 0 of the kit's own codec (codec.py), its committed weights or those at ``path``.
     """
     if name not in TOKENIZERS:
         raise TokenizerError(f"unknown tokenizer {name!r}; choose one of {', '.join(TOKENIZERS)}")
+    if name == "codec":
+        return CodecTokenizer(path) if path else CodecTokenizer()
     if name == "encodec":
         return EncodecTokenizer(device=device)
 
@@ -444,7 +419,11 @@ def get_tokenizer(
     return tok
 
 
-TOKEN_SOURCES = {"melvq": ("melvq", "codebook_sha256", "codebook"), "encodec": ("EnCodec", "weights_sha256", "weights")}
+TOKEN_SOURCES = {
+    "melvq": ("melvq", "codebook_sha256", "codebook"),
+    "encodec": ("EnCodec", "weights_sha256", "weights"),
+    "codec": ("codec", "weights_sha256", "weights"),
+}
 
 
 def describe_tokenizer(settings: dict) -> str:
