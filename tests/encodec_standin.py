@@ -13,7 +13,8 @@ from pathlib import Path
 
 import torch
 
-from wgpt_lite.tokenizers import ENCODEC_CHECKPOINT, EncodecTokenizer
+from wgpt_lite.infra.encodec_weights import ENCODEC_CHECKPOINT
+from wgpt_lite.tokenizers import EncodecTokenizer
 
 
 def write_standin(folder: Path) -> Path:

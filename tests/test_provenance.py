@@ -17,11 +17,12 @@ from wgpt_lite.data import corpora
 from wgpt_lite.data.feature_cache import corpus_tokenizer, feature_key, features
 from wgpt_lite.experiment.reproduce import CorpusData, reproduce, score_checkpoint
 from wgpt_lite.infra.code_version import code_version
+from wgpt_lite.infra.encodec_weights import ENCODEC_CHECKPOINT
 from wgpt_lite.infra.errors import CheckpointError, TokenizerError
 from wgpt_lite.infra.files import file_sha256
 from wgpt_lite.runs.checkpoint import load_checkpoint, model_from_checkpoint
 from wgpt_lite.runs.run_folder import read_metrics, train_in_folder
-from wgpt_lite.tokenizers import ENCODEC_CHECKPOINT, EncodecTokenizer, MelVQTokenizer, get_tokenizer
+from wgpt_lite.tokenizers import EncodecTokenizer, MelVQTokenizer, get_tokenizer
 from wgpt_lite.train import RunInfo
 
 SMOKE = wl.train_config("smoke", steps=2)

@@ -9,17 +9,15 @@ from conftest import tone_and_noise
 import wgpt_lite as wl
 from wgpt_lite import tokenizers
 from wgpt_lite.audio import crop_to_frames
+from wgpt_lite.infra.encodec_weights import ENCODEC_CHECKPOINT, default_encodec_device, state_dict_sha256
 from wgpt_lite.infra.files import file_sha256
 from wgpt_lite.tokenizers import (
-    ENCODEC_CHECKPOINT,
     EncodecTokenizer,
     MelVQTokenizer,
     auto_tokenizer,
-    default_encodec_device,
     describe_tokenizer,
     get_tokenizer,
     import_encodec,
-    state_dict_sha256,
 )
 
 

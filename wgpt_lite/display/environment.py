@@ -17,9 +17,10 @@ import torch
 from wgpt_lite.data.corpora import CORPORA, is_built
 from wgpt_lite.infra.code_version import code_version, describe_code
 from wgpt_lite.infra.device import pick_device, pick_precision
+from wgpt_lite.infra.encodec_weights import encodec_checkpoint_candidates
 from wgpt_lite.infra.settings import drive_dir, home_dir, offline, results_root
 from wgpt_lite.presets import default_preset
-from wgpt_lite.tokenizers import encodec_checkpoint_candidates, get_tokenizer
+from wgpt_lite.tokenizers import get_tokenizer
 
 
 def environment_report() -> dict[str, str]:
