@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from pathlib import Path
 
 import torch
 
@@ -18,7 +19,7 @@ from wgpt_lite.data.corpora import CORPORA, is_built
 from wgpt_lite.infra.code_version import code_version, describe_code
 from wgpt_lite.infra.device import pick_device, pick_precision
 from wgpt_lite.infra.encodec_weights import encodec_checkpoint_candidates
-from wgpt_lite.infra.settings import drive_dir, home_dir, offline, results_root
+from wgpt_lite.infra.settings import REPO_ROOT, drive_dir, home_dir, in_clone, offline, results_root
 from wgpt_lite.presets import default_preset
 from wgpt_lite.tokenizers import get_tokenizer
 
@@ -39,13 +40,23 @@ def environment_report() -> dict[str, str]:
         "CPU threads": str(torch.get_num_threads()),
         "preset": preset + (" (from WGPT_PRESET)" if os.environ.get("WGPT_PRESET") else " (default for this machine)"),
         "tokenizer 'auto' picks": f"{tok.name}, because {tok.auto_reason}",
-        "EnCodec weights looked for in": " ; ".join(str(p) for p in encodec_checkpoint_candidates()),
+        "EnCodec weights looked for in": " ; ".join(shown_path(p) for p in encodec_checkpoint_candidates()),
         "network": "off (WGPT_OFFLINE)" if offline() else "allowed",
-        "corpora, caches, tokenizers": str(home_dir()),
-        "results": str(results_root()),
+        "corpora, caches, tokenizers": shown_path(home_dir()),
+        "results": shown_path(results_root()),
         "Google Drive": f"mounted: caches and results kept in {drive_dir()}" if drive_dir() else "not mounted",
         "corpora built": ", ".join(c for c in CORPORA if is_built(c)) or "none yet",
     }
+
+
+def shown_path(path: Path) -> str:
+    """A path as its reader knows it, the same on every machine: inside this clone as ``<clone>/...``,
+    under the home folder as ``~/...``; any other path whole (a Drive folder, ``WGPT_HOME`` elsewhere)."""
+    path = Path(path)
+    for root, label in ((REPO_ROOT, "<clone>"), (Path.home(), "~")):
+        if (root != REPO_ROOT or in_clone()) and path.is_relative_to(root):
+            return f"{label}/{path.relative_to(root)}"
+    return str(path)
 
 
 def format_report(report: dict[str, str]) -> str:

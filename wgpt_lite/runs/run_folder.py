@@ -85,9 +85,9 @@ class RunFolder(Hooks):
     """
 
     def __init__(self, run_dir: str | os.PathLike, run: RunInfo, *, resume: bool = False, on_eval=None):
-        super().__init__(on_eval if distributed.is_main() else None)
-        self.dir, self.run, self.resume = Path(run_dir), run, resume
         self.main = distributed.is_main()  # the rank that logs and writes; True for a single process
+        super().__init__(on_eval if self.main else None)
+        self.dir, self.run, self.resume = Path(run_dir), run, resume
         self.stopping = no_stopping_yet()
         self._exit = ExitStack()
 
