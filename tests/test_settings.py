@@ -55,7 +55,7 @@ def test_a_mounted_drive_holds_caches_and_results(monkeypatch, tmp_path):
 def test_results_folders_are_keyed_by_preset_and_tokenizer(monkeypatch, tmp_path):
     monkeypatch.setenv("WGPT_RESULTS", str(tmp_path))
     assert wl.results_dir("mini", "melvq") == tmp_path / "mini-melvq"
-    assert wl.results_dir("mini", "auto") == tmp_path / "mini-melvq"  # offline, no EnCodec weights: melvq
+    assert wl.results_dir("mini", "auto") == tmp_path / "mini-codec"  # offline, no EnCodec weights: the codec
     assert wl.results_dir("paper", "encodec") == tmp_path / "paper-encodec"
 
 

@@ -208,15 +208,15 @@ def test_a_bad_encodec_checkpoint_names_the_file(tmp_path, monkeypatch, content)
         get_tokenizer("encodec")
 
 
-def test_auto_falls_back_to_melvq_and_says_why():
+def test_auto_falls_back_to_the_kits_codec_and_says_why():
     tok = get_tokenizer("auto")
-    assert tok.name == "melvq" and not tok.fitted
+    assert tok.name == "codec" and tok.settings() == get_tokenizer("codec").settings()
     assert "EnCodec 24 kHz weights not found" in tok.auto_reason
 
 
 def test_auto_is_decided_without_building_a_model(tmp_path, monkeypatch):
     monkeypatch.setattr(tokenizers, "load_encodec_model", lambda *a, **k: pytest.fail("built EnCodec to read a name"))
-    assert auto_tokenizer() == "melvq"  # offline, no local copy: what get_tokenizer("auto") gives too
+    assert auto_tokenizer() == "codec"  # offline, no local copy: what get_tokenizer("auto") gives too
     monkeypatch.setenv("WGPT_OFFLINE", "0")
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
 
@@ -224,7 +224,7 @@ def test_auto_is_decided_without_building_a_model(tmp_path, monkeypatch):
         raise urllib.error.URLError("Temporary failure in name resolution")
 
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", no_network)
-    assert auto_tokenizer() == "melvq"  # online, but the download fails
+    assert auto_tokenizer() == "codec"  # online, but the download fails
     monkeypatch.setenv("WGPT_ENCODEC_DIR", str(tmp_path))
     (tmp_path / ENCODEC_CHECKPOINT).write_bytes(b"weights, not read to decide")
     assert auto_tokenizer() == "encodec"

@@ -166,7 +166,7 @@ def _add_demo(commands) -> None:
         "--tokenizer",
         default="auto",
         choices=TOKENIZERS,
-        help="'encodec' needs its weights; 'auto' uses them when present, else 'melvq' (default: auto)",
+        help="'encodec' needs its weights; 'auto' uses them when present, else the kit's 'codec' (default: auto)",
     )
     parser.add_argument(
         "--out", default="results/frontend_demo.png", help="where to write the figure (default: %(default)s)"
@@ -286,7 +286,7 @@ def _add_features(actions) -> None:
         "--tokenizer",
         default="auto",
         choices=TOKENIZERS,
-        help="tokenizer (default auto: encodec when its weights load, else melvq)",
+        help="tokenizer (default auto: encodec when its weights load, else the kit's codec)",
     )
     parser.add_argument(
         "--workers", type=_count, default=1, help="independent processes sharing the extraction (default 1)"
@@ -403,9 +403,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         "--tokenizer",
         default="auto",
         choices=TOKENIZERS,
-        help="audio tokens: encodec (the paper's), melvq (offline k-means stand-in, not the paper's "
-        "numbers), codec (codebook 0 of the kit's own codec, committed weights), auto (encodec when its weights "
-        "load, else melvq). Default: auto",
+        help="audio tokens: encodec (the paper's), codec (codebook 0 of the kit's own codec, committed "
+        "weights), melvq (offline k-means stand-in whose tokens leak the mel), auto (encodec when its weights "
+        "load, else codec). Default: auto",
     )
     parser.add_argument(
         "--steps",

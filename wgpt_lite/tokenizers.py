@@ -16,7 +16,7 @@ Three tokenizers share one small protocol (``name``, ``vocab_size``, ``frame_rat
 EnCodec weights (of the file they were loaded from; of the tensors for a model made in
 memory). Feature caches and checkpoints record it; ``describe_tokenizer`` says it in words.
 
-``get_tokenizer("auto")`` picks EnCodec when its weights load, else MelVQ, and says
+``get_tokenizer("auto")`` picks EnCodec when its weights load, else the kit's codec, and says
 which and why in ``tokenizer.auto_reason``; ``auto_tokenizer()`` tells which without building a
 model. EnCodec runs on a CUDA GPU when there is one (``default_encodec_device``); its tokens
 always come back on the CPU. ``clip_features(wav, tok)``: one clip's tokens and log-mel, aligned.
@@ -292,7 +292,8 @@ def get_tokenizer(
       is one, else the CPU); raises ``TokenizerError`` saying where to put the weights
       when they are missing and there is no network.
     - ``"melvq"``: loads the codebook at ``path``, or returns an unfitted one of size k.
-    - ``"auto"``: EnCodec when its weights load, else MelVQ; ``tok.auto_reason`` says why.
+    - ``"auto"``: EnCodec when its weights load, else the kit's codec (never melvq, whose tokens
+      leak the mel: notebook 02); ``tok.auto_reason`` says why.
     - ``"codec"``: codebook 0 of the kit's own codec (codec.py), its committed weights or those at ``path``.
     """
     if name not in TOKENIZERS:
@@ -302,16 +303,13 @@ def get_tokenizer(
     if name == "encodec":
         return EncodecTokenizer(device=device)
 
-    def melvq():
-        return MelVQTokenizer.load(path) if path else MelVQTokenizer(k=k)
-
     if name == "melvq":
-        return melvq()
+        return MelVQTokenizer.load(path) if path else MelVQTokenizer(k=k)
     try:
         tok = EncodecTokenizer(device=device)
         tok.auto_reason = f"its weights loaded from {tok.weights}"
     except TokenizerError as err:
-        tok = melvq()
+        tok = CodecTokenizer()
         tok.auto_reason = str(err).split(". ")[0]  # e.g. "EnCodec 24 kHz weights not found (offline ...)"
     return tok
 
@@ -351,21 +349,21 @@ def tokenizer_difference(then: dict, now: dict) -> str | None:
 
 
 def auto_tokenizer() -> str:
-    """``"encodec"`` or ``"melvq"``: what ``get_tokenizer("auto")`` picks, decided without building a model.
+    """``"encodec"`` or ``"codec"``: what ``get_tokenizer("auto")`` picks, decided without building a model.
 
     EnCodec when a copy of its weights lies where ``encodec_checkpoint_candidates`` looks, or,
     online, when the hub's copy downloads (into the torch hub cache, where EnCodec is then
-    loaded from); MelVQ otherwise. A local copy is not read here: one that turns out unreadable
+    loaded from); the kit's codec otherwise. A local copy is not read here: one that turns out unreadable
     is refused in one line when the EnCodec tokenizer is built.
     """
     if any(path.is_file() for path in encodec_checkpoint_candidates()):
         return "encodec"
     if offline():
-        return "melvq"
+        return "codec"
     try:
         download_checkpoint(import_encodec())
     except TokenizerError:
-        return "melvq"
+        return "codec"
     return "encodec"
 
 

@@ -73,7 +73,7 @@ def results_dir(preset: str, tokenizer="auto") -> Path:
     """Default output folder of a run: ``<results_root()>/<preset>-<tokenizer>``.
 
     ``tokenizer`` is a name or a tokenizer object; ``"auto"`` is resolved here (EnCodec
-    when its weights load, else melvq), so the folder always names the tokens it holds.
+    when its weights load, else the kit's codec), so the folder always names the tokens it holds.
 
     >>> results_dir("mini", "melvq").name
     'mini-melvq'
@@ -83,7 +83,7 @@ def results_dir(preset: str, tokenizer="auto") -> Path:
 
 
 def tokenizer_name(tokenizer) -> str:
-    """``"encodec"`` or ``"melvq"``: a tokenizer's name, ``"auto"`` decided as ``get_tokenizer`` decides it
+    """``"encodec"``, ``"codec"`` or ``"melvq"``: a tokenizer's name, ``"auto"`` decided as ``get_tokenizer`` decides it
     (``auto_tokenizer``: no model is built for it)."""
     if not isinstance(tokenizer, str):
         return tokenizer.name
