@@ -62,7 +62,7 @@ from wgpt_lite.experiment.sweep import SETTINGS, parse_variations, sweep
 from wgpt_lite.infra import distributed, install
 from wgpt_lite.infra.atomic import check_folder_can_be_written, writable_folder, write_text
 from wgpt_lite.infra.device import pick_device
-from wgpt_lite.infra.errors import CheckpointError, DataError, ModelError, WgptError
+from wgpt_lite.infra.errors import CheckpointError, DataError, ModelError, TokenizerError, WgptError
 from wgpt_lite.infra.processes import sigterm_as_ctrl_c
 from wgpt_lite.infra.settings import results_root
 from wgpt_lite.presets import MODELS, PRESETS, default_preset, get_preset, preset_corpora, train_config
@@ -763,6 +763,11 @@ def _add_tokenizers(commands) -> None:
         "--corpus", default=",".join(token_comparison.CORPORA), help="comma-separated corpora (default: %(default)s)"
     )
     compare.add_argument("--split", default="test", help="held-out split to measure on (default: %(default)s)")
+    compare.add_argument(
+        "--tokenizers",
+        default=",".join(token_comparison.TOKENIZERS),
+        help="comma-separated (default: %(default)s; encodec: the untrained stand-in, the real one, the paper)",
+    )
     compare.add_argument("--max-clips", type=_count, default=None, help="first clips of each corpus (default: all)")
     compare.add_argument(
         "--max-seconds",
@@ -778,10 +783,13 @@ def _add_tokenizers(commands) -> None:
 
     def run(args) -> None:
         names = _names(args.corpus, corpus_names(), "corpus", DataError)
+        tokenizers = _names(args.tokenizers, token_comparison.TOKENIZERS, "tokenizer", TokenizerError)
         out = Path(args.out).expanduser() if args.out else results_root() / "token-comparison"
         check_folder_can_be_written(out, "--out folder")
         seconds = None if args.all else args.max_seconds
-        report = token_comparison.compare_tokenizers(names, args.split, args.max_clips, seconds, out, args.progress)
+        report = token_comparison.compare_tokenizers(
+            names, args.split, tokenizers, args.max_clips, seconds, out=out, progress=args.progress
+        )
         print(token_comparison.comparison_markdown(report) + f"wrote {out / token_comparison.REPORT_NAME}.md and .json")
 
     tokenizers.set_defaults(func=run)

@@ -13,7 +13,7 @@ melvq decodes to centroid log-mel frames, not audio: its log-mel L1 is measured,
 n/a. Its tokens are quantised from the very mel that L1 is measured on, so its L1 is the
 quantisation error of the features the hybrid sees, not a codec's reconstruction error.
 
-    >>> report = compare_tokenizers(["sample-speech"], "validation", max_clips=1, progress=False)
+    >>> report = compare_tokenizers(["sample-speech"], "validation", ["codec", "melvq"], max_clips=1, progress=False)
     >>> rows = {row["tokenizer"]: row for row in report["rows"]}
     >>> rows["melvq"]["all"]["si_snr_db"], rows["codec"]["bitrate_bps"]
     (None, {'all': 6000, 'codebook0': 750})
@@ -38,6 +38,8 @@ from wgpt_lite.infra.errors import TokenizerError
 from wgpt_lite.tokenizers import ENCODEC_BANDWIDTH, EncodecTokenizer, describe_tokenizer
 
 CORPORA = ("mini-speech", "mini-music")
+# "encodec" stands for three rows: the untrained stand-in, the real weights (measured when they load) and the paper
+TOKENIZERS = ("codec", "melvq", "encodec")
 # The random-init EnCodec's codebooks are k-means-initialised on this much of the training split
 # (750 encoder frames): enough for its 1024 codes to span this corpus's encoder outputs at all.
 CALIBRATION_SECONDS = 10.0
@@ -48,6 +50,7 @@ ENCODEC_PAPER = (
     "Défossez et al. 2022, High Fidelity Neural Audio Compression (arXiv:2210.13438), Table 1: MUSHRA at 1.5, 3, 6 "
     "and 12 kbps per audio category, on its own test sets; see it there"
 )
+SCORE_NAMES = {"log_mel_l1": "log-mel L1", "si_snr_db": "SI-SNR"}
 NOT_AUDIO = "decodes to centroid log-mel frames, not audio"
 # The command's default limit per corpus: the untrained EnCodec, full size, runs near 2x real time on one CPU
 # thread, so a minute of each corpus keeps `tokenizers compare` to a few minutes
@@ -58,6 +61,7 @@ REPORT_NAME = "comparison"  # comparison.json and comparison.md in the output fo
 def compare_tokenizers(
     corpora: Sequence[str] = CORPORA,
     split: str = "test",
+    tokenizers: Sequence[str] = TOKENIZERS,
     max_clips: int | None = None,
     max_seconds: float | None = None,
     out: str | os.PathLike | None = None,
@@ -65,14 +69,17 @@ def compare_tokenizers(
 ) -> dict:
     """Measure every tokenizer on the same ``split`` clips of each corpus; with ``out``, write comparison.json/.md.
 
-    ``max_clips`` and ``max_seconds`` (per corpus) keep the first clips in manifest order,
-    at least one. Returns ``{"rows": [...], "corpora": {...}, "made_from": {...}}``, one row
-    per tokenizer and corpus, then the paper's.
+    ``tokenizers``: some of ``TOKENIZERS``. ``max_clips`` and ``max_seconds`` (per corpus) keep
+    the first clips in manifest order, at least one. Returns ``{"rows": [...], "corpora": {...},
+    "made_from": {...}}``, one row per tokenizer and corpus, then the paper's.
     """
+    if not tokenizers or any(name not in TOKENIZERS for name in tokenizers):
+        raise TokenizerError(f"tokenizers {list(tokenizers)}: give some of {', '.join(TOKENIZERS)}")
     out = writable_folder(out, "comparison folder") if out is not None else None
     from tqdm.auto import tqdm  # lazy: tqdm.auto loads IPython when it is installed
 
-    codec, encodec = CodecTokenizer(), real_encodec()
+    codec = CodecTokenizer() if "codec" in tokenizers else None
+    encodec = real_encodec() if "encodec" in tokenizers else None
     report = {
         "split": split,
         "limits": {"max_clips": max_clips, "max_seconds": max_seconds},
@@ -81,13 +88,7 @@ def compare_tokenizers(
         "made_from": {"code": code_version(), "corpus_sha256": {}, "threads": torch.get_num_threads()},
     }
     for corpus in corpora:
-        tallies = [
-            Tally("codec", codec),
-            Tally("melvq", corpus_tokenizer(corpus, "melvq")),
-            Tally("encodec (untrained)", untrained_encodec(corpus)),
-        ]
-        if not isinstance(encodec, str):
-            tallies.append(Tally("encodec", encodec))
+        tallies = corpus_tallies(corpus, tokenizers, codec, encodec)
         clips, silence = held_out(corpus, split, max_clips, max_seconds), []
         for row in tqdm(clips, desc=corpus, unit="clip", disable=not progress, dynamic_ncols=True):
             wav = load_clip(corpus, row)
@@ -103,11 +104,26 @@ def compare_tokenizers(
         report["rows"] += [tally.row(corpus) for tally in tallies]
         if isinstance(encodec, str):
             report["rows"].append(unmeasured_row(corpus, "encodec", f"not measured here: {encodec}"))
-    report["rows"].append(unmeasured_row("the paper's test sets", "encodec (paper)", f"cited: {ENCODEC_PAPER}"))
+    if "encodec" in tokenizers:
+        report["rows"].append(unmeasured_row("the paper's test sets", "encodec (paper)", f"cited: {ENCODEC_PAPER}"))
     if out is not None:
         write_text(out / f"{REPORT_NAME}.json", json.dumps(report, indent=1) + "\n")
         write_text(out / f"{REPORT_NAME}.md", comparison_markdown(report))
     return report
+
+
+def corpus_tallies(corpus: str, tokenizers: Sequence[str], codec, encodec) -> list[Tally]:
+    """An empty tally for each tokenizer measured on ``corpus``; ``encodec`` is the real one or why it did not load."""
+    tallies = []
+    if "codec" in tokenizers:
+        tallies.append(Tally("codec", codec))
+    if "melvq" in tokenizers:
+        tallies.append(Tally("melvq", corpus_tokenizer(corpus, "melvq")))
+    if "encodec" in tokenizers:
+        tallies.append(Tally("encodec (untrained)", untrained_encodec(corpus)))
+        if not isinstance(encodec, str):
+            tallies.append(Tally("encodec", encodec))
+    return tallies
 
 
 def held_out(corpus: str, split: str, max_clips: int | None, max_seconds: float | None) -> list[dict]:
@@ -235,7 +251,10 @@ def comparison_markdown(report: dict) -> str:
                 f"{usage['entropy_bits']:.2f}",
                 f"{usage['repeat_rate']:.3f}",
             ]
-            notes += [f"- `{row['tokenizer']}`: {name} n/a, it {why}." for name, why in row["not_applicable"].items()]
+            notes += [
+                f"- `{row['tokenizer']}`: {SCORE_NAMES[key]} n/a, it {why}."
+                for key, why in row["not_applicable"].items()
+            ]
         bitrate = f"{row['bitrate_bps']['all'] / 1000:g} / {row['bitrate_bps']['codebook0'] / 1000:g} kbps"
         lines.append(f"| {row['corpus']} | {row['tokenizer']} | {bitrate} | " + " | ".join(cells) + " |")
     made_from = report["made_from"]
