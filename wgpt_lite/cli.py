@@ -15,7 +15,7 @@ created.
     reproduce  the paper's experiment                     reproduce.reproduce
     sweep      ablations of the hybrid                    sweep.sweep
     codec      train, measure, export the kit's codec     codec_training.train_codec, codec_report, export_codec
-    tokenizers compare the tokenizers on held-out clips  token_comparison.compare_tokenizers
+    tokenizers compare the tokenizers on held-out clips   token_comparison.compare_tokenizers
 """
 
 from __future__ import annotations
