@@ -83,6 +83,7 @@ from wgpt_lite.experiment.results import (
 )
 from wgpt_lite.experiment.stats import mean_interval, token_counts, token_summary
 from wgpt_lite.experiment.sweep import parse_variations, sweep
+from wgpt_lite.experiment.token_comparison import compare_tokenizers, comparison_markdown
 from wgpt_lite.generate import (
     Generation,
     generate,

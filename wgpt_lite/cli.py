@@ -15,6 +15,7 @@ created.
     reproduce  the paper's experiment                     reproduce.reproduce
     sweep      ablations of the hybrid                    sweep.sweep
     codec      train, measure, export the kit's codec     codec_training.train_codec, codec_report, export_codec
+    tokenizers compare the tokenizers on held-out clips   token_comparison.compare_tokenizers
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from wgpt_lite.data.feature_cache import feature_worker
 from wgpt_lite.display.demo import front_end_demo
 from wgpt_lite.display.environment import environment_report, format_report
 from wgpt_lite.display.plots import plot_continuation
-from wgpt_lite.experiment import codec_training
+from wgpt_lite.experiment import codec_training, token_comparison
 from wgpt_lite.experiment.generation_quality import continue_clip
 from wgpt_lite.experiment.own_audio import score_folder
 from wgpt_lite.experiment.reproduce import (
@@ -61,7 +62,7 @@ from wgpt_lite.experiment.sweep import SETTINGS, parse_variations, sweep
 from wgpt_lite.infra import distributed, install
 from wgpt_lite.infra.atomic import check_folder_can_be_written, writable_folder, write_text
 from wgpt_lite.infra.device import pick_device
-from wgpt_lite.infra.errors import CheckpointError, DataError, ModelError, WgptError
+from wgpt_lite.infra.errors import CheckpointError, DataError, ModelError, TokenizerError, WgptError
 from wgpt_lite.infra.processes import sigterm_as_ctrl_c
 from wgpt_lite.infra.settings import results_root
 from wgpt_lite.presets import MODELS, PRESETS, default_preset, get_preset, preset_corpora, train_config
@@ -99,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_sweep,
         _add_sample,
         _add_codec,
+        _add_tokenizers,
     ):
         add(commands)
     return parser
@@ -742,3 +744,52 @@ def _add_codec(commands) -> None:
             print(f"wrote {args.out} and {card}")
 
     codec.set_defaults(func=run)
+
+
+# ---------------------------------------------------------------------------
+# tokenizers
+
+
+def _add_tokenizers(commands) -> None:
+    tokenizers = commands.add_parser(
+        "tokenizers",
+        help="the kit's tokenizers side by side: reconstruction, bitrate, codebook 0's usage",
+        description=_module_doc("experiment.token_comparison"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = tokenizers.add_subparsers(dest="action", metavar="ACTION", required=True)
+    compare = actions.add_parser("compare", help="codec, melvq and EnCodec measured on the same held-out clips")
+    compare.add_argument(
+        "--corpus", default=",".join(token_comparison.CORPORA), help="comma-separated corpora (default: %(default)s)"
+    )
+    compare.add_argument("--split", default="test", help="held-out split to measure on (default: %(default)s)")
+    compare.add_argument(
+        "--tokenizers",
+        default=",".join(token_comparison.TOKENIZERS),
+        help="comma-separated (default: %(default)s; encodec: the untrained stand-in, the real one, the paper)",
+    )
+    compare.add_argument("--max-clips", type=_count, default=None, help="first clips of each corpus (default: all)")
+    compare.add_argument(
+        "--max-seconds",
+        type=_positive,
+        default=token_comparison.QUICK_SECONDS,
+        help="first seconds of each corpus, in whole clips (default %(default)g: a few minutes on one CPU thread)",
+    )
+    compare.add_argument("--all", action="store_true", help="every clip of the split: no --max-seconds limit")
+    compare.add_argument(
+        "--out", default=None, help="folder for comparison.md/.json (default: results/token-comparison)"
+    )
+    compare.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+
+    def run(args) -> None:
+        names = _names(args.corpus, corpus_names(), "corpus", DataError)
+        tokenizers = _names(args.tokenizers, token_comparison.TOKENIZERS, "tokenizer", TokenizerError)
+        out = Path(args.out).expanduser() if args.out else results_root() / "token-comparison"
+        check_folder_can_be_written(out, "--out folder")
+        seconds = None if args.all else args.max_seconds
+        report = token_comparison.compare_tokenizers(
+            names, args.split, tokenizers, args.max_clips, seconds, out=out, progress=args.progress
+        )
+        print(token_comparison.comparison_markdown(report) + f"wrote {out / token_comparison.REPORT_NAME}.md and .json")
+
+    tokenizers.set_defaults(func=run)

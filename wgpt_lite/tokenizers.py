@@ -120,15 +120,21 @@ class EncodecTokenizer:
             model.quantizer(embeddings, model.frame_rate, model.bandwidth)
         return cls(model.eval(), device=device, weights=f"untrained(seed={seed})")
 
-    @torch.no_grad()
     def encode(self, wav: torch.Tensor) -> torch.Tensor:
         """[samples] (or [batch, samples]) at 24 kHz -> LongTensor [frames] ([batch, frames])."""
+        return self.encode_codes(wav)[0]
+
+    @torch.no_grad()
+    def encode_codes(self, wav: torch.Tensor) -> torch.Tensor:
+        """[samples] ([batch, samples]) -> every codebook at ``ENCODEC_BANDWIDTH``, [2, frames] ([2, batch, frames])."""
         wav = crop_to_frames(wav.float()).to(self.device)
         batched = wav.dim() == 2
         wav = torch.nn.functional.pad(wav.reshape(-1, 1, wav.shape[-1]), (ENCODEC_SILENCE_FRAMES * HOP, 0))
         frames = self.model.encode(wav)
-        codes = frames[0][0][:, 0, ENCODEC_SILENCE_FRAMES:]  # one segment at 24 kHz; codebook 0; [batch, frames]
-        return (codes if batched else codes[0]).long().cpu()
+        codes = frames[0][0][..., ENCODEC_SILENCE_FRAMES:].transpose(
+            0, 1
+        )  # one segment at 24 kHz; [n_q, batch, frames]
+        return (codes if batched else codes[:, 0]).long().cpu()
 
     def encode_batch(self, wavs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         """Clips of any lengths [samples] -> their tokens [samples // 320], encoded as one batch.
@@ -142,11 +148,15 @@ class EncodecTokenizer:
         codes = self.encode(torch.nn.utils.rnn.pad_sequence(wavs, batch_first=True))
         return [row[: wav.shape[-1] // HOP] for row, wav in zip(codes, wavs)]
 
-    @torch.no_grad()
     def decode(self, tokens: torch.Tensor) -> torch.Tensor:
         """LongTensor [frames] -> waveform [frames * 320] from the coarse codebook alone."""
-        codes = tokens.reshape(1, 1, -1).to(self.device)
-        return self.model.decode([(codes, None)])[0, 0, : tokens.shape[-1] * HOP].cpu()
+        return self.decode_codes(tokens.reshape(1, -1))
+
+    @torch.no_grad()
+    def decode_codes(self, codes: torch.Tensor) -> torch.Tensor:
+        """Codes of the first n codebooks [n, frames] -> waveform [frames * 320]."""
+        batch = codes.long().reshape(1, codes.shape[0], -1).to(self.device)  # encodec's [batch, n_q, frames]
+        return self.model.decode([(batch, None)])[0, 0, : codes.shape[-1] * HOP].cpu()
 
     def settings(self) -> dict:
         return {"name": self.name, "weights_sha256": self.weights_sha256, "bandwidth": ENCODEC_BANDWIDTH, "codebook": 0}

@@ -330,6 +330,11 @@ def read_codec_metrics(run_dir: str | os.PathLike) -> list[dict]:
 # report
 
 
+def log_mel_l1(reference: torch.Tensor, mel: torch.Tensor) -> float:
+    """Mean |log-mel difference| between the audio ``reference`` and a log-mel [frames, 64] (``wl.log_mel``'s units)."""
+    return (log_mel(reference) - mel).abs().mean().item()
+
+
 def si_snr(reference: torch.Tensor, estimate: torch.Tensor) -> float:
     """Scale-invariant signal-to-noise ratio in dB: how much of ``estimate`` is ``reference``, at any gain."""
     reference, estimate = reference - reference.mean(), estimate - estimate.mean()
@@ -377,8 +382,8 @@ def codec_report(
             corpus_codes.append(codes)
             decoded = {"all": tok.decode_codes(codes), "codebook0": tok.decode_codes(codes[:1])}
             for key, audio in decoded.items():
-                scores[key].append(((log_mel(wav) - log_mel(audio)).abs().mean().item(), si_snr(wav, audio)))
-            silence.append((log_mel(wav) - log_mel(torch.zeros_like(wav))).abs().mean().item())
+                scores[key].append((log_mel_l1(wav, log_mel(audio)), si_snr(wav, audio)))
+            silence.append(log_mel_l1(wav, log_mel(torch.zeros_like(wav))))
             if out is not None and number < listen:
                 (out / corpus).mkdir(exist_ok=True)
                 for key, audio in (("input", wav), ("all", decoded["all"]), ("codebook0", decoded["codebook0"])):
@@ -389,11 +394,11 @@ def codec_report(
             "clips": len(corpus_codes),
             "seconds": codes.shape[-1] / FRAME_RATE,
             "all": _mean_scores(scores["all"]),
-            "codebook0": {**_mean_scores(scores["codebook0"]), **_usage_row(codes[0], config.bins)},
+            "codebook0": {**_mean_scores(scores["codebook0"]), **codebook_usage(codes[0], config.bins)},
             "silence_log_mel_l1": sum(silence) / len(silence),
         }
     codes = torch.cat(all_codes, dim=-1)
-    report["codebooks"] = [_usage_row(row, config.bins) for row in codes]
+    report["codebooks"] = [codebook_usage(row, config.bins) for row in codes]
     # CPU time as well as wall time: on a shared machine, the wall clock measures the neighbours too
     report["encode_x_realtime"] = {"wall": audio_seconds / wall, "cpu": audio_seconds / cpu}
     if out is not None:
@@ -406,7 +411,9 @@ def _mean_scores(values: list[tuple[float, float]]) -> dict:
     return {"log_mel_l1": sum(v[0] for v in values) / len(values), "si_snr_db": sum(v[1] for v in values) / len(values)}
 
 
-def _usage_row(codes: torch.Tensor, bins: int) -> dict:
+def codebook_usage(codes: torch.Tensor, bins: int) -> dict:
+    """Entries used (of ``bins``), unigram entropy in bits a frame, and the fraction of frames repeating the previous
+    one, of one codebook's codes [frames]."""
     used, entropy = usage(codes, bins)
     repeats = (codes[1:] == codes[:-1]).float().mean().item() if codes.numel() > 1 else 0.0
     return {"used": used, "bins": bins, "entropy_bits": entropy, "repeat_rate": repeats}
