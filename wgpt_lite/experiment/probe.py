@@ -66,10 +66,10 @@ SEES = {
     "hybrid": "tokens + mel 0..t",
 }
 
-# The probe and its fit. Chosen on mini-speech's *validation* split (melvq tokens, never the
-# test split): dropout 0.3 beat 0.1 (3.04 against 3.16 nats/token after 1,600 steps) and 0.5 was
-# no better; mini-music's validation NLL was still falling at 1,600 steps, hence 2,400. About a
-# minute on one busy CPU thread.
+# The probe and its fit, chosen on the *validation* splits with melvq tokens (never on test):
+# on mini-speech dropout 0.3 beat 0.1 (3.04 against 3.16 nats/token after 1,600 steps) and 0.5 was
+# no better (3.01); mini-music's was still falling at 1,600 steps (1.26; 1.19 at 2,400), mini-speech's
+# was not (3.12 at 2,400: within the spread of a seed), hence 2,400. About 30 s on one busy CPU thread.
 PROBE_WIDTH = 256
 PROBE_DROPOUT = 0.3
 PROBE_STEPS = 2400
