@@ -61,6 +61,14 @@ from wgpt_lite.experiment.generation_quality import (
     token_entropy,
 )
 from wgpt_lite.experiment.own_audio import score_folder
+from wgpt_lite.experiment.probe import (
+    MelFrameProbe,
+    fit_probe,
+    mel_frame_probe,
+    probe_table,
+    probe_verdict,
+    score_probe,
+)
 from wgpt_lite.experiment.reproduce import (
     controls_table,
     reproduce,

@@ -14,6 +14,7 @@ created.
     evaluate   score a checkpoint, or several on --audio  reproduce.score_checkpoint, own_audio.score_folder
     reproduce  the paper's experiment                     reproduce.reproduce
     sweep      ablations of the hybrid                    sweep.sweep
+    probe      how much one mel frame tells               probe.mel_frame_probe
     codec      train, measure, export the kit's codec     codec_training.train_codec, codec_report, export_codec
     tokenizers compare the tokenizers on held-out clips   token_comparison.compare_tokenizers
 """
@@ -49,6 +50,7 @@ from wgpt_lite.display.plots import plot_continuation
 from wgpt_lite.experiment import codec_training, token_comparison
 from wgpt_lite.experiment.generation_quality import continue_clip
 from wgpt_lite.experiment.own_audio import score_folder
+from wgpt_lite.experiment.probe import PROBE_STEPS, mel_frame_probe, probe_table
 from wgpt_lite.experiment.reproduce import (
     CorpusData,
     reproduce,
@@ -98,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_evaluate,
         _add_reproduce,
         _add_sweep,
+        _add_probe,
         _add_sample,
         _add_codec,
         _add_tokenizers,
@@ -640,6 +643,57 @@ def _cmd_sweep(args) -> None:
     for row in rows:
         print(f"{row['variant']}: hybrid test NLL {row['nll']['mean']:.3f} over {row['nll']['n']} seeds")
     print(f"wrote {out / f'sweep-{corpus}.md'} and .png")
+
+
+# ---------------------------------------------------------------------------
+# probe
+
+
+def _add_probe(commands) -> None:
+    parser = commands.add_parser(
+        "probe",
+        help="how much one mel frame tells: token t+1 from mel frame t alone, beside the baselines and models",
+        description=_module_doc("experiment.probe"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--corpus", required=True, type=_corpus, help=f"{CORPUS_HELP} (a built-in one is built on first use)"
+    )
+    parser.add_argument(
+        "--tokenizer",
+        default="auto",
+        choices=TOKENIZERS,
+        help="audio tokens (default auto: encodec when its weights load, else melvq)",
+    )
+    parser.add_argument(
+        "--preset",
+        choices=PRESETS,
+        default=None,
+        help="whose scoring crops and results folder (default: $WGPT_PRESET, else the best fit for this machine)",
+    )
+    parser.add_argument(
+        "--results",
+        default=None,
+        metavar="DIR",
+        help="the reproduction whose GPT-S and hybrid to show beside the probe (default: results/PRESET-TOKENIZER)",
+    )
+    parser.add_argument(
+        "--steps", type=_count, default=PROBE_STEPS, help="the probe's training steps (default: %(default)s)"
+    )
+    parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    parser.set_defaults(func=_cmd_probe)
+
+
+def _cmd_probe(args) -> None:
+    rows = mel_frame_probe(
+        args.corpus,
+        args.tokenizer,
+        args.preset or default_preset(),
+        results=args.results,
+        steps=args.steps,
+        progress=args.progress,
+    )
+    print(probe_table(rows), end="")
 
 
 # ---------------------------------------------------------------------------
