@@ -259,8 +259,26 @@ def corpus_verdicts(differences: list[dict]) -> dict[str, str]:
     }
 
 
-def verdict_lines(differences: list[dict]) -> str:
-    """The verdicts as Markdown bullet points, each with the two differences it rests on."""
+# What a verdict can say depends on the tokens it was measured with: stated beside every verdict.
+WHAT_THE_TOKENS_TEST = {
+    "melvq": "not a test of the paper's claim: a melvq token is the nearest centroid of its mel frame, and mel "
+    "frame t shares 704 of its 1,024 samples with mel frame t+1, so the hybrid is handed most of its target "
+    "and its lead is expected by construction (`python -m wgpt_lite probe` measures how much one mel frame tells)",
+    "codec": "a test of the claim on waveform-codec tokens (codebook 0 of the kit's own small codec), with the "
+    "kit's corpora and budget, not the paper's EnCodec, LibriSpeech and MAESTRO; `python -m wgpt_lite probe` "
+    "measures whether one mel frame gives the next token away",
+    "encodec": "a test of the claim on the paper's tokens (EnCodec's codebook 0); on the paper's data only "
+    "with the `paper` preset's corpora",
+}
+
+
+def verdict_lines(differences: list[dict], tokenizer: str | None = None) -> str:
+    """The verdicts as Markdown bullet points, each with the two differences it rests on, then what the
+    ``tokenizer``'s tokens let them test (``WHAT_THE_TOKENS_TEST``).
+
+    >>> print(verdict_lines([], "melvq").strip()[:60])
+    With melvq tokens these verdicts are not a test of the paper
+    """
     lines = []
     for corpus, verdict in corpus_verdicts(differences).items():
         parts = [
@@ -269,4 +287,6 @@ def verdict_lines(differences: list[dict]) -> str:
             if g["corpus"] == corpus and g["first"] == "hybrid"
         ]
         lines.append(f"- **{corpus}: {verdict}**: {'; '.join(parts)}.")
+    if tokenizer in WHAT_THE_TOKENS_TEST:
+        lines.append(f"\nWith {tokenizer} tokens these verdicts are {WHAT_THE_TOKENS_TEST[tokenizer]}.")
     return "\n".join(lines) + "\n"
