@@ -47,6 +47,7 @@ import torch.nn.functional as F
 
 from wgpt_lite.batches import clip_arrays
 from wgpt_lite.data.provenance import provenance_difference
+from wgpt_lite.display.environment import shown_path
 from wgpt_lite.display.plots import MODEL_LABELS, millions
 from wgpt_lite.experiment.reproduce import CorpusData, results_dir, tokenizer_name
 from wgpt_lite.experiment.results import BASELINE_LABELS, summarise_seeds
@@ -180,25 +181,25 @@ def compared_rows(folder: Path, recorded: dict | None, data: CorpusData, baselin
     corpus, split = data.corpus, data.table_split
     kept = [row for row in (recorded or {}).get("rows", []) if row["corpus"] == corpus]
     if recorded is None:
-        reason = f"not trained (no {folder / RESULTS_FILE})"
+        reason = f"not trained (no {shown_path(folder / RESULTS_FILE)})"
     elif not kept:
-        reason = f"not trained (no {corpus} rows in {folder / RESULTS_FILE})"
+        reason = f"not trained (no {corpus} rows in {shown_path(folder / RESULTS_FILE)})"
     elif difference := provenance_difference(recorded["provenance"].get(corpus), data.provenance):
         reason = f"trained on other data ({difference})"
     elif not same_crops(kept, baselines):
-        reason = f"scored on other crops than these ({folder / RESULTS_FILE}'s bigram NLL differs)"
+        reason = f"scored on other crops than these ({shown_path(folder / RESULTS_FILE)}'s bigram NLL differs)"
     else:
         reason = None
     rows = []
     for model in COMPARED_MODELS:
         trained = [row for row in kept if row["model"] == model and row["split"] == split]
         if reason or not trained:
-            note = reason or f"not trained (no {model} row for {corpus} in {folder / RESULTS_FILE})"
+            note = reason or f"not trained (no {model} row for {corpus} in {shown_path(folder / RESULTS_FILE)})"
             rows.append({"corpus": corpus, "model": model, "tokenizer": data.tokenizer.name, "split": split,
                          "params": None, "nll": None, "acc": None, "validation_nll": None, "note": note})  # fmt: skip
         else:
             pooled = summarise_seeds(trained)[0]
-            rows.append({**pooled, "note": f"{folder / RESULTS_FILE}, {pooled['seeds']} seed(s)"})
+            rows.append({**pooled, "note": f"{shown_path(folder / RESULTS_FILE)}, {pooled['seeds']} seed(s)"})
     return rows
 
 
