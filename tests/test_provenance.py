@@ -13,6 +13,8 @@ import torch
 from conftest import tone_and_noise
 
 import wgpt_lite as wl
+from wgpt_lite import tokenizers
+from wgpt_lite.codec import Codec, CodecConfig, CodecTokenizer, save_codec
 from wgpt_lite.data import corpora
 from wgpt_lite.data.feature_cache import corpus_tokenizer, feature_key, features
 from wgpt_lite.experiment.reproduce import CorpusData, reproduce, score_checkpoint
@@ -103,6 +105,20 @@ def test_an_encodec_checkpoint_is_refused_with_other_weights(sample, tmp_path, m
 
     message = refusal(lambda: score_checkpoint(out / "sample-speech" / "gpt-s" / "checkpoint.pt"))
     assert f"EnCodec weights {trained_with[:8]}… at training, {file_sha256(weights)[:8]}… now" in message
+    assert "content" not in message, "the corpus did not change"
+
+
+def test_a_codec_checkpoint_is_refused_with_other_codec_weights(sample, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    reproduce_gpt_s(out, tokenizer="codec")  # the committed weights
+    trained_with = get_tokenizer("codec").settings()["weights_sha256"]
+    other = tmp_path / "other-codec.pt"
+    torch.manual_seed(0)
+    now = save_codec(Codec(CodecConfig(n_filters=4, lstm=0)), other, steps=0, made_from={"history": []})
+    monkeypatch.setattr(tokenizers, "CodecTokenizer", lambda path=other: CodecTokenizer(path))  # "codec" -> other
+
+    message = refusal(lambda: score_checkpoint(out / "sample-speech" / "gpt-s" / "checkpoint.pt"))
+    assert f"codec weights {trained_with[:8]}… at training, {now[:8]}… now" in message
     assert "content" not in message, "the corpus did not change"
 
 
