@@ -663,7 +663,7 @@ def _add_probe(commands) -> None:
         "--tokenizer",
         default="auto",
         choices=TOKENIZERS,
-        help="audio tokens (default auto: encodec when its weights load, else melvq)",
+        help="audio tokens (default auto: encodec when its weights load, else the kit's codec)",
     )
     parser.add_argument(
         "--preset",
