@@ -194,16 +194,16 @@ def test_reproduce_on_the_sample_writes_table_curves_and_logs_then_resumes(tmp_p
     from wgpt_lite.experiment.reproduce import reproduce
 
     monkeypatch.setenv("WGPT_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("WGPT_OFFLINE", "1")  # auto -> melvq, without trying the network
+    monkeypatch.setenv("WGPT_OFFLINE", "1")  # auto -> the kit's codec, without trying the network
     out = tmp_path / "run"
     rows = reproduce("smoke", ["sample-speech"], out=out, models=("gpt-s", "hybrid"), progress=False, steps=6)
     assert [row["model"] for row in rows] == ["repeat", "bigram", "gpt-s", "hybrid"]
-    assert {row["tokenizer"] for row in rows} == {"melvq"}
+    assert {row["tokenizer"] for row in rows} == {"codec"}
     table = (out / "results.md").read_text()
-    assert "melvq tokens" in table and "| sample-speech | Hybrid (mel + tokens) |" in table and "2.02" in table
+    assert "codec tokens" in table and "| sample-speech | Hybrid (mel + tokens) |" in table and "2.02" in table
     assert (out / "curves.png").stat().st_size > 10_000
     logs = {name: read_metrics(out / "sample-speech" / name / "metrics.jsonl") for name in ("gpt-s", "hybrid")}
-    assert all(records[0]["tokenizer"] == "melvq" for records in logs.values())
+    assert all(records[0]["tokenizer"] == "codec" for records in logs.values())
     # Run again: both models are finished, so nothing is trained and the numbers are the same.
     assert reproduce("smoke", ["sample-speech"], out=out, models=("gpt-s", "hybrid"), progress=False, steps=6) == rows
     assert logs == {name: read_metrics(out / "sample-speech" / name / "metrics.jsonl") for name in ("gpt-s", "hybrid")}
