@@ -39,7 +39,7 @@ from wgpt_lite.audio import FRAME_RATE, HOP, crop_to_frames
 from wgpt_lite.infra.atomic import atomic_path
 from wgpt_lite.infra.encodec_shim import import_encodec
 from wgpt_lite.infra.errors import TokenizerError
-from wgpt_lite.infra.files import file_sha256
+from wgpt_lite.infra.files import file_sha256, load_tensors
 
 WEIGHTS = Path(__file__).parent / "weights" / "codec-24khz.pt"
 RATIOS = (8, 5, 4, 2)  # the decoder upsamples by 8, 5, 4, 2; the encoder downsamples by 2, 4, 5, 8: one hop, 320
@@ -183,15 +183,18 @@ def load_codec(path: str | os.PathLike = WEIGHTS) -> tuple[Codec, dict]:
         raise TokenizerError(
             f"{path}: no codec weights there; `python -m wgpt_lite codec train` then `codec export` makes them"
         )
-    try:  # weights_only: a weights file cannot run code
-        blob = torch.load(path, map_location="cpu", weights_only=True)
+
+    def refuse(reason: str) -> TokenizerError:
+        return TokenizerError(f"{path}: not a codec weights file the kit wrote ({reason}); export it again")
+
+    blob = load_tensors(path, refuse)  # weights only: a weights file cannot run code
+    try:
         model = Codec(CodecConfig(**{**blob["config"], "ratios": tuple(blob["config"]["ratios"])}))
         model.load_state_dict(blob["state_dict"])  # fp16 tensors are copied into the fp32 model
     except TokenizerError:
         raise
-    except Exception as err:
-        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise TokenizerError(f"{path}: not a codec weights file the kit wrote ({reason}); export it again") from None
+    except Exception as err:  # a dict torch wrote, but not of a codec: missing keys, other shapes
+        raise refuse((str(err).strip().splitlines() or [type(err).__name__])[0]) from None
     return model.eval(), {key: value for key, value in blob.items() if key != "state_dict"}
 
 

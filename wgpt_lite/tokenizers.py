@@ -131,9 +131,8 @@ class EncodecTokenizer:
         batched = wav.dim() == 2
         wav = torch.nn.functional.pad(wav.reshape(-1, 1, wav.shape[-1]), (ENCODEC_SILENCE_FRAMES * HOP, 0))
         frames = self.model.encode(wav)
-        codes = frames[0][0][..., ENCODEC_SILENCE_FRAMES:].transpose(
-            0, 1
-        )  # one segment at 24 kHz; [n_q, batch, frames]
+        # one segment at 24 kHz: [batch, n_q, frames] -> [n_q, batch, frames]
+        codes = frames[0][0][..., ENCODEC_SILENCE_FRAMES:].transpose(0, 1)
         return (codes if batched else codes[:, 0]).long().cpu()
 
     def encode_batch(self, wavs: Sequence[torch.Tensor]) -> list[torch.Tensor]:

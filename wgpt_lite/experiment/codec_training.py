@@ -34,6 +34,7 @@ from wgpt_lite.codec import WEIGHTS, Codec, CodecConfig, CodecTokenizer, load_co
 from wgpt_lite.data.corpora import corpus_fingerprint, load_clip, read_manifest
 from wgpt_lite.infra.atomic import atomic_path, writable_folder, write_text
 from wgpt_lite.infra.errors import CheckpointError, DataError, TrainingError
+from wgpt_lite.infra.files import load_tensors
 from wgpt_lite.runs.locks import run_lock
 from wgpt_lite.tokenizers import kmeans, nearest_centroid
 
@@ -309,13 +310,10 @@ def _save(run_dir: Path, model, optimizer, step, generator, settings, history) -
 
 
 def _load(path: Path) -> dict:
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise CheckpointError(
-            f"{path}: not a codec checkpoint the kit wrote ({reason}); delete it to start over"
-        ) from None
+    def refuse(reason: str) -> CheckpointError:
+        return CheckpointError(f"{path}: not a codec checkpoint the kit wrote ({reason}); delete it to start over")
+
+    checkpoint = load_tensors(path, refuse)
     if not isinstance(checkpoint, dict) or checkpoint.get("kind") != "wgpt_lite codec run":
         raise CheckpointError(f"{path}: not a codec run's checkpoint; give `codec train` a folder of its own")
     return checkpoint
@@ -333,6 +331,21 @@ def read_codec_metrics(run_dir: str | os.PathLike) -> list[dict]:
 def log_mel_l1(reference: torch.Tensor, mel: torch.Tensor) -> float:
     """Mean |log-mel difference| between the audio ``reference`` and a log-mel [frames, 64] (``wl.log_mel``'s units)."""
     return (log_mel(reference) - mel).abs().mean().item()
+
+
+def audio_scores(reference: torch.Tensor, decoded: torch.Tensor) -> dict:
+    """Log-mel L1 and SI-SNR (dB) of ``decoded`` audio against the ``reference`` it was encoded from."""
+    return {"log_mel_l1": log_mel_l1(reference, log_mel(decoded)), "si_snr_db": si_snr(reference, decoded)}
+
+
+def silence_log_mel_l1(reference: torch.Tensor) -> float:
+    """The log-mel L1 of no output at all: the scale the other L1s are read against."""
+    return log_mel_l1(reference, log_mel(torch.zeros_like(reference)))
+
+
+def mean_scores(scores: list[dict]) -> dict:
+    """The mean of each score over clips; None stays None (not applicable)."""
+    return {key: None if scores[0][key] is None else sum(s[key] for s in scores) / len(scores) for key in scores[0]}
 
 
 def si_snr(reference: torch.Tensor, estimate: torch.Tensor) -> float:
@@ -382,8 +395,8 @@ def codec_report(
             corpus_codes.append(codes)
             decoded = {"all": tok.decode_codes(codes), "codebook0": tok.decode_codes(codes[:1])}
             for key, audio in decoded.items():
-                scores[key].append((log_mel_l1(wav, log_mel(audio)), si_snr(wav, audio)))
-            silence.append(log_mel_l1(wav, log_mel(torch.zeros_like(wav))))
+                scores[key].append(audio_scores(wav, audio))
+            silence.append(silence_log_mel_l1(wav))
             if out is not None and number < listen:
                 (out / corpus).mkdir(exist_ok=True)
                 for key, audio in (("input", wav), ("all", decoded["all"]), ("codebook0", decoded["codebook0"])):
@@ -393,8 +406,8 @@ def codec_report(
         report["corpora"][corpus] = {
             "clips": len(corpus_codes),
             "seconds": codes.shape[-1] / FRAME_RATE,
-            "all": _mean_scores(scores["all"]),
-            "codebook0": {**_mean_scores(scores["codebook0"]), **codebook_usage(codes[0], config.bins)},
+            "all": mean_scores(scores["all"]),
+            "codebook0": {**mean_scores(scores["codebook0"]), **codebook_usage(codes[0], config.bins)},
             "silence_log_mel_l1": sum(silence) / len(silence),
         }
     codes = torch.cat(all_codes, dim=-1)
@@ -405,10 +418,6 @@ def codec_report(
         write_text(out / "report.json", json.dumps(report, indent=1) + "\n")
         write_text(out / "report.md", report_markdown(report))
     return report
-
-
-def _mean_scores(values: list[tuple[float, float]]) -> dict:
-    return {"log_mel_l1": sum(v[0] for v in values) / len(values), "si_snr_db": sum(v[1] for v in values) / len(values)}
 
 
 def codebook_usage(codes: torch.Tensor, bins: int) -> dict:

@@ -27,11 +27,17 @@ from collections.abc import Sequence
 
 import torch
 
-from wgpt_lite.audio import FRAME_RATE, SAMPLE_RATE, log_mel
+from wgpt_lite.audio import FRAME_RATE, SAMPLE_RATE
 from wgpt_lite.codec import CodecTokenizer
 from wgpt_lite.data.corpora import corpus_fingerprint, load_clip, read_manifest
 from wgpt_lite.data.feature_cache import corpus_tokenizer
-from wgpt_lite.experiment.codec_training import codebook_usage, log_mel_l1, si_snr
+from wgpt_lite.experiment.codec_training import (
+    audio_scores,
+    codebook_usage,
+    log_mel_l1,
+    mean_scores,
+    silence_log_mel_l1,
+)
 from wgpt_lite.infra.atomic import writable_folder, write_text
 from wgpt_lite.infra.code_version import code_version, describe_code
 from wgpt_lite.infra.errors import TokenizerError
@@ -94,7 +100,7 @@ def compare_tokenizers(
             wav = load_clip(corpus, row)
             for tally in tallies:
                 tally.add(wav)
-            silence.append(log_mel_l1(wav, log_mel(torch.zeros_like(wav))))  # the L1 of no output at all, for scale
+            silence.append(silence_log_mel_l1(wav))
         report["corpora"][corpus] = {
             "clips": len(clips),
             "seconds": sum(tallies[0].frames) / FRAME_RATE,
@@ -166,7 +172,7 @@ def reconstruction(tokenizer, wav: torch.Tensor, codes: torch.Tensor) -> dict:
     """Log-mel L1 and SI-SNR (dB) of what ``codes`` decode to; SI-SNR is None unless they decode to audio."""
     decoded = tokenizer.decode_codes(codes) if hasattr(tokenizer, "decode_codes") else tokenizer.decode(codes[0])
     if tokenizer.decodes_to == "audio":
-        return {"log_mel_l1": log_mel_l1(wav, log_mel(decoded)), "si_snr_db": si_snr(wav, decoded)}
+        return audio_scores(wav, decoded)
     if tokenizer.decodes_to == "log-mel":
         return {"log_mel_l1": log_mel_l1(wav, decoded), "si_snr_db": None}
     raise TokenizerError(f"tokenizer {tokenizer.name!r} decodes to {tokenizer.decodes_to!r}: neither audio nor log-mel")
@@ -203,11 +209,6 @@ class Tally:
             "codebook0_usage": codebook_usage(torch.cat(self.codes0), tok.vocab_size),
             "not_applicable": {} if audio else {"si_snr_db": NOT_AUDIO},
         }
-
-
-def mean_scores(scores: list[dict]) -> dict:
-    """The mean of each score over clips; None stays None (not applicable)."""
-    return {key: None if scores[0][key] is None else sum(s[key] for s in scores) / len(scores) for key in scores[0]}
 
 
 def unmeasured_row(corpus: str, tokenizer: str, status: str) -> dict:

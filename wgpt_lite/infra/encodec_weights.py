@@ -43,7 +43,7 @@ def _missing_weights_message(reason: str) -> str:
         f"{first} (the torch hub cache, under $TORCH_HOME) or in a folder named by the environment "
         f"variable WGPT_ENCODEC_DIR ({second}). Any online machine downloads it with: "
         'python -c "from encodec import EncodecModel; EncodecModel.encodec_model_24khz()". '
-        "Offline, use get_tokenizer('melvq') instead."
+        "Offline, use get_tokenizer('codec'), the kit's own codec, instead."
     )
 
 
