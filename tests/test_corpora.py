@@ -1,7 +1,6 @@
 """Corpora: offline builders (tiny sizes), manifests, splits, real-corpus loaders on local stand-ins, bad input,
 content fingerprints."""
 
-import json
 import os
 import shutil
 
@@ -15,6 +14,7 @@ import wgpt_lite as wl
 from wgpt_lite.data import corpora
 from wgpt_lite.data.builders import common, music, speech
 from wgpt_lite.infra.errors import DataError
+from wgpt_lite.infra.files import read_json
 
 SR = wl.SAMPLE_RATE
 
@@ -224,7 +224,7 @@ def counting_hashes(monkeypatch) -> list[str]:
 def test_a_build_hashes_every_clip_once_and_records_the_content_fingerprint(built_from_sample, monkeypatch):
     root = built_from_sample
     summary = wl.corpus_summary("mini-speech")
-    record = json.loads((root / corpora.CLIPS_RECORD).read_text())
+    record = read_json(root / corpora.CLIPS_RECORD, "clips", "")
     assert list(record) == [row["path"] for row in wl.read_manifest("mini-speech")]
     for path, clip in record.items():
         assert clip["bytes"] == (root / path).stat().st_size and clip["sha256"] == corpora.file_sha256(root / path)

@@ -16,6 +16,7 @@ from wgpt_lite.experiment.stats import mean_interval, t_quantile_975, token_stre
 from wgpt_lite.experiment.sweep import parse_variations, sweep
 from wgpt_lite.infra.device import pick_device, pick_precision
 from wgpt_lite.infra.errors import ModelError, TrainingError
+from wgpt_lite.infra.files import save_tensors
 from wgpt_lite.runs.checkpoint import BEST, CHECKPOINT, load_checkpoint
 from wgpt_lite.runs.run_folder import METRICS, read_metrics
 
@@ -252,7 +253,7 @@ def test_a_checkpoint_from_before_a_setting_existed_counts_as_its_default(speech
     )  # fmt: skip
     checkpoint = torch.load(tmp_path / CHECKPOINT, weights_only=True)
     del checkpoint["model_config"]["fusion"], checkpoint["train_config"]["patience"]  # as an older kit wrote them
-    torch.save(checkpoint, tmp_path / CHECKPOINT)
+    save_tensors(tmp_path / CHECKPOINT, checkpoint)
     with pytest.raises(wl.CheckpointError, match=r"patience 0 \(this run: 2\)"):
         resume(wl.train_config("smoke", steps=4, epoch_steps=2, patience=2))
     assert resume(config)["step"] == 4

@@ -16,6 +16,7 @@ from wgpt_lite.cli import main
 from wgpt_lite.data import audio_folder, corpora
 from wgpt_lite.experiment import own_audio
 from wgpt_lite.infra.errors import DataError
+from wgpt_lite.infra.files import save_tensors
 from wgpt_lite.runs.checkpoint import load_checkpoint, model_from_checkpoint
 
 SR = wl.SAMPLE_RATE
@@ -188,10 +189,10 @@ def test_evaluate_audio_mistakes_are_one_line(trained, own_folder, tmp_path, cap
 def test_a_checkpoint_whose_tokens_cannot_be_made_is_refused_in_one_line(trained, own_folder, tmp_path, capsys):
     checkpoint = load_checkpoint(trained["gpt-s"])
     encodec = {**checkpoint, "run": {**checkpoint["run"], "tokenizer": "encodec"}}  # its weights: not offline
-    torch.save(encodec, tmp_path / "encodec.pt")
+    save_tensors(tmp_path / "encodec.pt", encodec)
     other_codebook = {**checkpoint, "provenance": {**checkpoint["provenance"]}}
     other_codebook["provenance"]["tokenizer"] = {**checkpoint["provenance"]["tokenizer"], "codebook_sha256": "0" * 64}
-    torch.save(other_codebook, tmp_path / "refit.pt")
+    save_tensors(tmp_path / "refit.pt", other_codebook)
     told = one_line_error(["evaluate", "--audio", str(own_folder), str(tmp_path / "encodec.pt")], capsys)
     assert told.startswith("error: ") and "EnCodec" in told
     told = one_line_error(["evaluate", "--audio", str(own_folder), str(tmp_path / "refit.pt")], capsys)

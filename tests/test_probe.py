@@ -15,6 +15,7 @@ from wgpt_lite.experiment.baselines import fit_bigram, score_baseline
 from wgpt_lite.experiment.probe import PROBE, fit_probe, mel_frame_probe, probe_table, probe_verdict, score_probe
 from wgpt_lite.experiment.reproduce import scoring_crops
 from wgpt_lite.experiment.stats import token_streams
+from wgpt_lite.infra.files import write_json
 from wgpt_lite.presets import train_config
 
 VOCAB = 16
@@ -113,10 +114,10 @@ def test_models_scored_on_other_crops_or_tokens_are_not_compared(reproduction, t
     (tmp_path / "crops").mkdir()
     bigram = next(row for row in recorded["rows"] if row["model"] == "bigram")
     bigram["nll"] += 0.01  # as if its crops had been other windows
-    (tmp_path / "crops" / "results.json").write_text(json.dumps(recorded))
+    write_json(tmp_path / "crops" / "results.json", recorded)
     (tmp_path / "tokens").mkdir()
     recorded["provenance"]["sample-speech"]["tokenizer"]["codebook_sha256"] = "0" * 64
-    (tmp_path / "tokens" / "results.json").write_text(json.dumps(recorded))
+    write_json(tmp_path / "tokens" / "results.json", recorded)
     for folder, why in [
         ("crops", "scored on other crops"),
         ("tokens", "trained on other data"),

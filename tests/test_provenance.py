@@ -21,7 +21,7 @@ from wgpt_lite.experiment.reproduce import CorpusData, reproduce, score_checkpoi
 from wgpt_lite.infra.code_version import code_version
 from wgpt_lite.infra.encodec_weights import ENCODEC_CHECKPOINT
 from wgpt_lite.infra.errors import CheckpointError, TokenizerError
-from wgpt_lite.infra.files import file_sha256
+from wgpt_lite.infra.files import file_sha256, save_tensors
 from wgpt_lite.runs.checkpoint import load_checkpoint, model_from_checkpoint
 from wgpt_lite.runs.run_folder import read_metrics, train_in_folder
 from wgpt_lite.tokenizers import EncodecTokenizer, MelVQTokenizer, get_tokenizer
@@ -177,8 +177,8 @@ class Opaque:
 @pytest.mark.parametrize(
     "content, reason",
     [
-        ({"weights": torch.zeros(3)}, "not a wgpt_lite checkpoint (a torch file without the run, model_config"),
-        (torch.zeros(3), "not a wgpt_lite checkpoint"),
+        ({"weights": torch.zeros(3)}, "not a readable wgpt_lite checkpoint (it carries no content digest"),
+        (torch.zeros(3), "not a readable wgpt_lite checkpoint (it carries no content digest"),
         (b"not a checkpoint", "not a readable wgpt_lite checkpoint (not a file torch wrote, or one cut short)"),
         (b"", "not a readable wgpt_lite checkpoint"),
         ({"run": datetime.date(2024, 12, 15)}, "it holds pickled Python objects (datetime.date)"),
@@ -209,7 +209,7 @@ def test_tokenizer_files_that_hold_pickled_objects_are_refused_without_unsafe_ad
 def test_a_checkpoint_from_before_provenance_is_refused_with_the_way_out(tmp_path):
     path = tmp_path / "hybrid" / "checkpoint.pt"
     path.parent.mkdir()
-    torch.save({"run": {}, "model_config": {}, "train_config": {}, "step": 300, "model": {}}, path)
+    save_tensors(path, {"run": {}, "model_config": {}, "train_config": {}, "step": 300, "model": {}})
     message = refusal(lambda: score_checkpoint(path))
     assert message.startswith(f"{path}: written by an older wgpt_lite that did not record the corpus and tokens")
     assert f"delete {path.parent}" in message and "make demo" in message

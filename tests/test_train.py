@@ -10,6 +10,7 @@ from datasets import Dataset
 import wgpt_lite as wl
 from wgpt_lite.batches import eval_crops
 from wgpt_lite.infra.errors import CheckpointError, TrainingError
+from wgpt_lite.infra.files import save_tensors
 from wgpt_lite.presets import train_config
 from wgpt_lite.runs.checkpoint import load_checkpoint, model_from_checkpoint
 from wgpt_lite.runs.run_folder import read_metrics, train_in_folder
@@ -216,7 +217,7 @@ def test_weights_of_another_layer_layout_are_refused_in_words(data, tmp_path):
     )
     checkpoint = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     checkpoint["model"]["mel_encoder.ln.weight"] = torch.ones(8)  # as an older kit's mel encoder had
-    torch.save(checkpoint, tmp_path / "checkpoint.pt")
+    save_tensors(tmp_path / "checkpoint.pt", checkpoint)
     with pytest.raises(CheckpointError, match="another version of the WhisperGPT layers.*mel_encoder.ln.weight"):
         model_from_checkpoint(tmp_path / "checkpoint.pt")
     with pytest.raises(CheckpointError, match="checkpoint.pt holds weights"):

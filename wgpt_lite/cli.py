@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import math
 import sys
 import time
@@ -62,9 +61,10 @@ from wgpt_lite.experiment.reproduce import (
 )
 from wgpt_lite.experiment.sweep import SETTINGS, parse_variations, sweep
 from wgpt_lite.infra import distributed, install
-from wgpt_lite.infra.atomic import check_folder_can_be_written, writable_folder, write_text
+from wgpt_lite.infra.atomic import check_folder_can_be_written, writable_folder
 from wgpt_lite.infra.device import pick_device
 from wgpt_lite.infra.errors import CheckpointError, DataError, ModelError, TokenizerError, WgptError
+from wgpt_lite.infra.files import write_json
 from wgpt_lite.infra.processes import sigterm_as_ctrl_c
 from wgpt_lite.infra.settings import results_root
 from wgpt_lite.presets import MODELS, PRESETS, default_preset, get_preset, preset_corpora, train_config
@@ -592,7 +592,7 @@ def _cmd_evaluate(args) -> None:
     report_skipped(args.audio, scored["skipped"], "files")
     if args.json:
         writable_folder(Path(args.json).expanduser().parent, "--json folder")
-        write_text(Path(args.json).expanduser(), json.dumps(scored, indent=1) + "\n")
+        write_json(Path(args.json).expanduser(), scored, indent=1)
 
 
 def _cmd_reproduce(args) -> None:

@@ -34,7 +34,6 @@ import torch
 
 from wgpt_lite.audio import FRAME_RATE, HOP, N_MELS, crop_to_frames, log_mel, mel_settings
 from wgpt_lite.codec import CodecTokenizer
-from wgpt_lite.infra.atomic import atomic_path
 from wgpt_lite.infra.encodec_shim import import_encodec
 from wgpt_lite.infra.encodec_weights import (
     default_encodec_device,
@@ -45,7 +44,7 @@ from wgpt_lite.infra.encodec_weights import (
     weights_sha256,
 )
 from wgpt_lite.infra.errors import TokenizerError
-from wgpt_lite.infra.files import load_tensors
+from wgpt_lite.infra.files import load_tensors, save_tensors
 from wgpt_lite.infra.settings import offline
 
 TOKENIZERS = ("auto", "encodec", "melvq", "codec")
@@ -234,8 +233,7 @@ class MelVQTokenizer:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         blob = {"codebook": self.codebook, "seed": self.seed, "mel_settings": mel_settings(), "made_from": made_from}
-        with atomic_path(path) as tmp:
-            torch.save(blob, tmp)
+        save_tensors(path, blob)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> MelVQTokenizer:

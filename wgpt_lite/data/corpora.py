@@ -53,9 +53,9 @@ from pathlib import Path
 import torch
 
 from wgpt_lite.audio import HOP, crop_to_frames, load_audio
-from wgpt_lite.infra.atomic import building_folder, clear_leftovers, publish, writable_folder, write_text
+from wgpt_lite.infra.atomic import building_folder, clear_leftovers, publish, writable_folder
 from wgpt_lite.infra.errors import AudioError, DataError
-from wgpt_lite.infra.files import file_sha256
+from wgpt_lite.infra.files import file_sha256, read_json, read_json_lines, sealed_json, write_json
 from wgpt_lite.infra.settings import REPO_ROOT, home_dir
 
 SEED = 1234  # one seed for every split decision: same corpus on every machine
@@ -143,7 +143,19 @@ def folder_record(name: str) -> dict:
     """What the build of folder corpus ``name`` recorded (``{"spec", "source"}``); {} for any other name."""
     if name in SPECS or not FOLDER_NAME.fullmatch(name):
         return {}
-    return _read_json(home_dir() / "corpora" / name / FOLDER_SPEC)
+    path = home_dir() / "corpora" / name / FOLDER_SPEC
+    return (
+        read_json(path, "the folder corpus's record", f"rebuild it: {rebuild_command(name)}") if path.is_file() else {}
+    )
+
+
+def rebuild_command(name: str) -> str:
+    """The command that makes corpus ``name`` again, for messages about a damaged one."""
+    if name in SPECS and name.startswith("sample-"):
+        return "restore data/sample/ from git (git checkout -- data/sample)"
+    if name in SPECS:
+        return f"python -m wgpt_lite data build {name} --force"
+    return f"python -m wgpt_lite data build folder --source YOUR_AUDIO_FOLDER --name {name} --force"
 
 
 def corpus_names() -> tuple[str, ...]:
@@ -175,7 +187,9 @@ def is_built(name: str) -> bool:
 def read_manifest(name: str, split: str | None = None) -> list[dict]:
     """The manifest rows of a corpus (optionally one split), in manifest order; built first if missing."""
     path = ensure_corpus(name) / "manifest.jsonl"
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = _manifest_rows(name, path)
+    if not rows:
+        raise DataError(f"{path}: the corpus's manifest lists no clip; rebuild it: {rebuild_command(name)}")
     if split is None:
         return rows
     splits = corpus_spec(name).splits
@@ -186,7 +200,14 @@ def read_manifest(name: str, split: str | None = None) -> list[dict]:
 
 def corpus_summary(name: str) -> dict:
     """``summary.json`` of a corpus (built first if missing): minutes, seconds per split, build time, skipped inputs."""
-    return json.loads((ensure_corpus(name) / "summary.json").read_text())
+    return read_json(
+        ensure_corpus(name) / "summary.json", "the corpus's summary", f"rebuild it: {rebuild_command(name)}"
+    )
+
+
+def _manifest_rows(name: str, path: Path) -> list[dict]:
+    """The rows of a manifest; a line that does not parse is one ``DataError`` naming it."""
+    return read_json_lines(path, "the corpus's manifest", f"rebuild it: {rebuild_command(name)}", torn_tail=False)
 
 
 def load_clip(corpus: str | CorpusSpec, row: dict) -> torch.Tensor:
@@ -270,7 +291,7 @@ def _current_content(name: str) -> tuple[bytes, dict[str, dict]]:
     """(manifest bytes, ``clip_records`` of its clips now), remembering what was hashed in the sidecar."""
     root = ensure_corpus(name).resolve()
     manifest = (root / "manifest.jsonl").read_bytes()
-    paths = [json.loads(line)["path"] for line in manifest.splitlines() if line.strip()]
+    paths = [row["path"] for row in _manifest_rows(name, root / "manifest.jsonl")]
     sidecar = home_dir() / "fingerprints" / f"{name}.json"
     remembered = _read_json(sidecar)
     remembered = remembered.get("clips", {}) if remembered.get("folder") == str(root) else {}
@@ -278,7 +299,7 @@ def _current_content(name: str) -> tuple[bytes, dict[str, dict]]:
     if clips != remembered:
         try:
             sidecar.parent.mkdir(parents=True, exist_ok=True)
-            write_text(sidecar, json.dumps({"folder": str(root), "clips": clips}) + "\n")
+            write_json(sidecar, {"folder": str(root), "clips": clips})
         except OSError:
             pass  # only a cache (a read-only home, say): the next read hashes again
     return manifest, clips
@@ -289,9 +310,10 @@ def _build_record(name: str) -> dict[str, dict]:
 
 
 def _read_json(path: Path) -> dict:
+    """A record of clip hashes, or {} when it is missing or damaged: the clips are then hashed again."""
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
+        return read_json(path, "a record of clip hashes", "")
+    except DataError:
         return {}
 
 
@@ -418,7 +440,7 @@ def write_manifest(
     manifest = "".join(json.dumps({key: row.get(key, "") for key in MANIFEST_KEYS}) + "\n" for row in rows).encode()
     (root / "manifest.jsonl").write_bytes(manifest)
     clips = clip_records(root, [row["path"] for row in rows])
-    (root / CLIPS_RECORD).write_text(json.dumps(clips) + "\n")
+    (root / CLIPS_RECORD).write_text(sealed_json(clips))
     per_split = {
         split: {
             "clips": sum(r["split"] == split for r in rows),
@@ -438,7 +460,7 @@ def write_manifest(
         "skipped": skipped,
         **about,
     }
-    (root / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")  # last: marks it complete
+    (root / "summary.json").write_text(sealed_json(summary, indent=1))  # last: marks it complete
 
 
 def corpus_builder(spec: CorpusSpec):

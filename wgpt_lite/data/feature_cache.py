@@ -82,6 +82,7 @@ from wgpt_lite.infra import distributed
 from wgpt_lite.infra.atomic import building_folder, clear_leftovers, publish, remove, temporary_sibling
 from wgpt_lite.infra.code_version import code_version
 from wgpt_lite.infra.errors import AudioError, DataError
+from wgpt_lite.infra.files import folder_difference, folder_digests, made_before_seals, read_json, sealed_json
 from wgpt_lite.infra.settings import home_dir
 from wgpt_lite.tokenizers import (
     EncodecTokenizer,
@@ -162,7 +163,7 @@ def corpus_tokenizer(corpus: str, tokenizer="auto", k: int | None = None, device
         "version": FEATURE_VERSION,
     }
     path = home_dir() / "tokenizers" / f"melvq-{corpus}-{settings_key(**recipe)}.pt"
-    if not path.is_file():
+    if not path.is_file() or made_before_seals(path):  # an older kit's codebook has no digest: fitted again
         tok.fit(training_mels(corpus), seed=MELVQ_SEED, max_frames=MELVQ_FIT_FRAMES)
         tok.save(path, made_from={**recipe, "code": code_version()})  # atomic: temp file + rename
     fitted = MelVQTokenizer.load(path)
@@ -183,7 +184,10 @@ def training_mels(corpus: str, max_frames: int = MELVQ_FIT_FRAMES) -> list[torch
         except AudioError:
             return None  # features() lists the skipped clips; the fit just does without them
 
-    return [mel for mel in _map_clips(mel_of, rows, f"{corpus} train mels") if mel is not None]
+    mels = [mel for mel in _map_clips(mel_of, rows, f"{corpus} train mels") if mel is not None]
+    if not mels:
+        raise DataError(f"{corpus}: no usable clip in its training split to fit melvq on ({len(rows)} listed)")
+    return mels
 
 
 # ---------------------------------------------------------------------------
@@ -209,10 +213,21 @@ def features(corpus: str, split: str, tokenizer="auto"):
 
 
 def _report_skipped(final: Path, corpus: str, split: str) -> dict:
-    """The cache's ``extraction.json``, once its skipped clips are listed on stderr."""
-    info = json.loads((final / EXTRACTION).read_text())
+    """The cache's ``extraction.json``, checked, once its skipped clips are listed on stderr."""
+    info = checked_record(final, EXTRACTION, "the feature cache", "run again: it is extracted again from the corpus")
     report_skipped(f"{corpus}/{split}", info["skipped"], "clips")
     return info
+
+
+def checked_record(folder: Path, marker: str, what: str, again: str) -> dict:
+    """The sealed ``marker`` JSON of a folder, once every file it lists has the digest it records;
+    otherwise one ``DataError`` line naming the folder and the fix (delete it, and ``again``)."""
+    fix = f"delete {folder} and {again}"
+    record = read_json(folder / marker, f"{what}'s record", fix)
+    difference = folder_difference(folder, record["files"], marker)
+    if difference:
+        raise DataError(f"{folder}: {what} differs from what was written ({difference}); {fix}")
+    return record
 
 
 def feature_folder(corpus: str, split: str, tokenizer) -> Path:
@@ -234,6 +249,8 @@ def extract_features(corpus: str, split: str, tokenizer="auto", worker: int = 0,
     shards = final.with_name(f"{final.name}.shards")
     count = math.ceil(len(rows) / SHARD_CLIPS)
     clear_leftovers(shards)  # puts back the shards of an assembly that was killed
+    if made_before_seals(final / EXTRACTION):
+        remove(final)  # a cache an older wgpt_lite made, with no digests to check it by: made again
     for number in range(worker, count, workers):
         shard = shards / shard_name(number)
         if (final / EXTRACTION).is_file():
@@ -291,7 +308,8 @@ def _build_shard(shard: Path, corpus: str, split: str, rows: list[dict], tok, de
         if kept:
             _quiet_save(to_dataset(kept, f"{corpus}/{split}"), tmp)
         record = {"clips": len(kept), "skipped": skipped, "extract_seconds": time.perf_counter() - started}
-        (tmp / SHARD_DONE).write_text(json.dumps(record) + "\n")  # last: marks it complete
+        record["files"] = folder_digests(tmp, SHARD_DONE)
+        (tmp / SHARD_DONE).write_text(sealed_json(record))  # last: marks it complete
         publish(tmp, shard, SHARD_DONE)
 
 
@@ -300,7 +318,8 @@ def _assemble(final: Path, shards: Path, count: int, corpus: str, split: str, to
     import datasets
 
     names = [shard_name(number) for number in range(count)]
-    records = [json.loads((shards / name / SHARD_DONE).read_text()) for name in names]
+    again = "run again: that shard is extracted again"
+    records = [checked_record(shards / name, SHARD_DONE, "a shard of the feature cache", again) for name in names]
     skipped = [item for record in records for item in record["skipped"]]
     if not any(record["clips"] for record in records):
         remove(shards)  # nothing in them to keep: mending the corpus changes its fingerprint, hence the key
@@ -329,8 +348,9 @@ def _assemble(final: Path, shards: Path, count: int, corpus: str, split: str, to
             "device": str(getattr(tok, "device", "cpu")),
             "batched": encodes_in_batches(tok),
             "skipped": skipped,
+            "files": folder_digests(tmp, EXTRACTION),
         }
-        (tmp / EXTRACTION).write_text(json.dumps(info, indent=1) + "\n")  # last: marks it complete
+        (tmp / EXTRACTION).write_text(sealed_json(info, indent=1))  # last: marks it complete
         publish(tmp, final, EXTRACTION)
     remove(claimed)
 

@@ -9,11 +9,11 @@ checkpoints, metrics logs and results record it; loading a checkpoint compares i
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from wgpt_lite import audio
 from wgpt_lite.data.corpora import corpus_changes, corpus_fingerprint
+from wgpt_lite.infra.files import read_json
 from wgpt_lite.tokenizers import short_hash, tokenizer_difference
 
 FEATURE_VERSION = 1  # bump when extraction changes in a way no setting below captures
@@ -44,7 +44,9 @@ def data_provenance(dataset) -> dict | None:
     if not cache_files:
         return None  # in memory: not from the feature cache
     info = Path(cache_files[0]["filename"]).parent / EXTRACTION
-    return json.loads(info.read_text()).get("provenance") if info.is_file() else None
+    if not info.is_file():
+        return None
+    return read_json(info, "the feature cache's record", f"delete {info.parent} and run again").get("provenance")
 
 
 def provenance_difference(then: dict | None, now: dict | None) -> str | None:

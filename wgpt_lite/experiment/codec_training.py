@@ -32,9 +32,9 @@ import torch.nn.functional as F
 from wgpt_lite.audio import FRAME_RATE, HOP, N_FFT, N_MELS, SAMPLE_RATE, log_mel, mel_filters, save_audio
 from wgpt_lite.codec import WEIGHTS, Codec, CodecConfig, CodecTokenizer, load_codec, save_codec
 from wgpt_lite.data.corpora import corpus_fingerprint, load_clip, read_manifest
-from wgpt_lite.infra.atomic import atomic_path, writable_folder, write_text
+from wgpt_lite.infra.atomic import writable_folder, write_text
 from wgpt_lite.infra.errors import CheckpointError, DataError, TrainingError
-from wgpt_lite.infra.files import load_tensors
+from wgpt_lite.infra.files import load_tensors, log_mark, read_json_lines, restore_log, save_tensors, write_json
 from wgpt_lite.runs.locks import run_lock
 from wgpt_lite.tokenizers import kmeans, nearest_centroid
 
@@ -240,7 +240,14 @@ def _start(run_dir, settings, config, from_weights, audio, generator, command, d
         optimizer.load_state_dict(checkpoint["optimizer"])
         generator.set_state(checkpoint["rng"]["crops"])
         torch.set_rng_state(checkpoint["rng"]["torch"])
-        _truncate_metrics(run_dir / METRICS, checkpoint["step"])
+        restore_log(  # the lines logged after the checkpoint are about to be redone
+            run_dir / METRICS,
+            checkpoint["log"],
+            lambda reason: CheckpointError(
+                f"{run_dir / METRICS}: not the log of {path}'s step {checkpoint['step']} ({reason}); put back "
+                f"the log that goes with it, or delete {run_dir} to start over"
+            ),
+        )
         history = [*checkpoint["history"], _entry(command, checkpoint["step"], checkpoint["settings"])]
         return {
             "model": model,
@@ -288,13 +295,6 @@ def _append(path: Path, record: dict) -> None:
         f.write(json.dumps(record) + "\n")
 
 
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop the lines logged after the checkpoint's step: the resumed run logs them again."""
-    if path.is_file():
-        kept = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
-        write_text(path, "".join(line + "\n" for line in kept))
-
-
 def _save(run_dir: Path, model, optimizer, step, generator, settings, history) -> None:
     state = {
         "kind": "wgpt_lite codec run",
@@ -304,9 +304,9 @@ def _save(run_dir: Path, model, optimizer, step, generator, settings, history) -
         "rng": {"torch": torch.get_rng_state(), "crops": generator.get_state()},
         "settings": settings,
         "history": history,
+        "log": log_mark(run_dir / METRICS),  # the lines a resume keeps
     }
-    with atomic_path(run_dir / CHECKPOINT) as tmp:
-        torch.save(state, tmp)
+    save_tensors(run_dir / CHECKPOINT, state)
 
 
 def _load(path: Path) -> dict:
@@ -321,7 +321,7 @@ def _load(path: Path) -> dict:
 
 def read_codec_metrics(run_dir: str | os.PathLike) -> list[dict]:
     path = Path(run_dir) / METRICS
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+    return read_json_lines(path, "the codec run's log", f"delete {run_dir} to start over") if path.is_file() else []
 
 
 # ---------------------------------------------------------------------------
@@ -415,7 +415,7 @@ def codec_report(
     # CPU time as well as wall time: on a shared machine, the wall clock measures the neighbours too
     report["encode_x_realtime"] = {"wall": audio_seconds / wall, "cpu": audio_seconds / cpu}
     if out is not None:
-        write_text(out / "report.json", json.dumps(report, indent=1) + "\n")
+        write_json(out / "report.json", report, indent=1)
         write_text(out / "report.md", report_markdown(report))
     return report
 

@@ -35,7 +35,6 @@ as the folder's was, gives the very NLL the folder recorded.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -52,6 +51,7 @@ from wgpt_lite.display.plots import MODEL_LABELS, millions
 from wgpt_lite.experiment.reproduce import CorpusData, results_dir, tokenizer_name
 from wgpt_lite.experiment.results import BASELINE_LABELS, summarise_seeds
 from wgpt_lite.infra.errors import DataError
+from wgpt_lite.infra.files import read_json
 from wgpt_lite.presets import get_preset, train_config
 from wgpt_lite.train import TrainConfig
 
@@ -162,7 +162,9 @@ def score_probe(probe: MelFrameProbe, batch: tuple[torch.Tensor, torch.Tensor]) 
 def read_results(folder: Path) -> dict | None:
     """A reproduction's ``results.json`` in ``folder``, or None when there is none."""
     path = folder / RESULTS_FILE
-    return json.loads(path.read_text()) if path.is_file() else None
+    if not path.is_file():
+        return None
+    return read_json(path, "a reproduction's results", f"run the reproduction again to write {path} anew")
 
 
 def scoring_config(preset: str, recorded: dict | None) -> TrainConfig:

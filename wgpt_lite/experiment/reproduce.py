@@ -32,7 +32,6 @@ returns the table's rows; ``train_model`` is one model on one corpus.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import asdict, replace
@@ -61,6 +60,7 @@ from wgpt_lite.infra import distributed
 from wgpt_lite.infra.atomic import writable_folder, write_text
 from wgpt_lite.infra.code_version import code_version
 from wgpt_lite.infra.device import pick_device, pick_precision
+from wgpt_lite.infra.files import write_json
 from wgpt_lite.infra.settings import home_dir, results_root
 from wgpt_lite.presets import MODELS, Preset, build_model, get_preset, train_config
 from wgpt_lite.runs.checkpoint import load_with_tokenizer, model_from_checkpoint, scored_weights
@@ -265,24 +265,21 @@ def write_results(
         "## Controls: the hybrid scored with its mel replaced (test NLL, mean over seeds)\n\n"
         f"{controls_table(controls)}\n{provenance_lines(made_from, code_version())}",
     )
-    write_text(
+    write_json(
         out / "results.json",
-        json.dumps(
-            {
-                "preset": preset,
-                "tokenizer": tokenizer,
-                "seeds": seeds,
-                "train_config": asdict(config),
-                "provenance": made_from,
-                "code": code_version(),
-                "rows": rows,
-                "differences": differences,
-                "controls": controls,
-                "seconds": round(seconds, 1),
-            },
-            indent=1,
-        )
-        + "\n",
+        {
+            "preset": preset,
+            "tokenizer": tokenizer,
+            "seeds": seeds,
+            "train_config": asdict(config),
+            "provenance": made_from,
+            "code": code_version(),
+            "rows": rows,
+            "differences": differences,
+            "controls": controls,
+            "seconds": round(seconds, 1),
+        },
+        indent=1,
     )
     runs = load_runs(out)
     plot_curves({corpus: runs[corpus] for corpus in made_from}, out / "curves.png")

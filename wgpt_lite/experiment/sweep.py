@@ -23,7 +23,6 @@ writes ``<out>/sweep-<corpus>.md``, ``.json`` and ``.png`` beside the reproducti
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, fields, replace
 from pathlib import Path
@@ -36,6 +35,7 @@ from wgpt_lite.experiment.stats import mean_interval
 from wgpt_lite.infra.atomic import writable_folder, write_text
 from wgpt_lite.infra.code_version import code_version
 from wgpt_lite.infra.errors import TrainingError
+from wgpt_lite.infra.files import write_json
 from wgpt_lite.model import ModelConfig
 from wgpt_lite.presets import train_config
 
@@ -114,23 +114,20 @@ def sweep(
     rows = sweep_rows(runs, ["base"] + [label for label, _ in variations], seeds)
     name = f"sweep-{corpus}"
     write_text(out / f"{name}.md", sweep_page(rows, corpus, preset, tokenizer, config, seeds))
-    write_text(
+    write_json(
         out / f"{name}.json",
-        json.dumps(
-            {
-                "preset": preset,
-                "corpus": corpus,
-                "tokenizer": tokenizer,
-                "seeds": seeds,
-                "train_config": asdict(config),
-                "code": code_version(),
-                "rows": rows,
-                "runs": [{"variant": v, **row} for (v, _, _), row in runs.items()],
-                "seconds": round(time.perf_counter() - started, 1),
-            },
-            indent=1,
-        )
-        + "\n",
+        {
+            "preset": preset,
+            "corpus": corpus,
+            "tokenizer": tokenizer,
+            "seeds": seeds,
+            "train_config": asdict(config),
+            "code": code_version(),
+            "rows": rows,
+            "runs": [{"variant": v, **row} for (v, _, _), row in runs.items()],
+            "seconds": round(time.perf_counter() - started, 1),
+        },
+        indent=1,
     )
     plot_sweep(rows, corpus, out / f"{name}.png")
     return rows

@@ -21,7 +21,6 @@ quantisation error of the features the hybrid sees, not a codec's reconstruction
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 
@@ -41,6 +40,7 @@ from wgpt_lite.experiment.codec_training import (
 from wgpt_lite.infra.atomic import writable_folder, write_text
 from wgpt_lite.infra.code_version import code_version, describe_code
 from wgpt_lite.infra.errors import TokenizerError
+from wgpt_lite.infra.files import write_json
 from wgpt_lite.tokenizers import ENCODEC_BANDWIDTH, EncodecTokenizer, describe_tokenizer
 
 CORPORA = ("mini-speech", "mini-music")
@@ -113,7 +113,7 @@ def compare_tokenizers(
     if "encodec" in tokenizers:
         report["rows"].append(unmeasured_row("the paper's test sets", "encodec (paper)", f"cited: {ENCODEC_PAPER}"))
     if out is not None:
-        write_text(out / f"{REPORT_NAME}.json", json.dumps(report, indent=1) + "\n")
+        write_json(out / f"{REPORT_NAME}.json", report, indent=1)
         write_text(out / f"{REPORT_NAME}.md", comparison_markdown(report))
     return report
 

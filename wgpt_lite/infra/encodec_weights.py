@@ -82,6 +82,7 @@ def _load_local_checkpoint(path: Path) -> dict:
     state = load_tensors(
         path,
         lambda reason: TokenizerError(f"{path}: cannot be read as a torch checkpoint ({reason}); download it again"),
+        sealed=False,  # the published file: its sha256 is checked below
     )
     expected = ENCODEC_CHECKPOINT.split("-")[1].split(".")[0]
     if not weights_sha256(path).startswith(expected):

@@ -3,7 +3,8 @@
 Every reader of a checkpoint — resume, the ``evaluate`` command, re-scoring, ``sample`` and
 generation — goes through ``load_checkpoint``, which refuses in one ``CheckpointError`` line:
 
-1. a missing or unreadable file, or a torch file that would unpickle code (``load_tensors``);
+1. a missing or unreadable file, a torch file that would unpickle code, and one whose content
+   no longer matches the digest written with it: damaged after it was written (``load_tensors``);
 2. a torch file without the kit's entries (``CHECKPOINT_KEYS``): another program's;
 3. a checkpoint from before the kit recorded what it was trained on (no ``provenance``);
 4. given ``made_from`` (the provenance of the data about to be used): one trained on other
@@ -18,7 +19,7 @@ training state back (optimizer, scheduler, loss scale, RNG states, step, early s
 
     >>> import tempfile, torch
     >>> path = Path(tempfile.mkdtemp()) / "checkpoint.pt"
-    >>> torch.save({"weights": torch.zeros(2)}, path)
+    >>> save_tensors(path, {"weights": torch.zeros(2)})
     >>> try:
     ...     load_checkpoint(path)
     ... except CheckpointError as err:
@@ -32,13 +33,10 @@ import os
 from dataclasses import MISSING, asdict, fields
 from pathlib import Path
 
-import torch
-
 from wgpt_lite.data.feature_cache import corpus_tokenizer
 from wgpt_lite.data.provenance import provenance, provenance_difference
-from wgpt_lite.infra.atomic import atomic_path
 from wgpt_lite.infra.errors import CheckpointError
-from wgpt_lite.infra.files import load_tensors
+from wgpt_lite.infra.files import load_tensors, save_tensors
 from wgpt_lite.model import GPT, ModelConfig, from_config
 from wgpt_lite.tokenizers import tokenizer_difference
 
@@ -48,9 +46,9 @@ CHECKPOINT_KEYS = ("run", "model_config", "train_config", "step", "model")  # wh
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
-    """``torch.save``, atomically: a kill never leaves half a checkpoint."""
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    """``torch.save``, atomically and sealed with its content's digest: a kill never leaves half a
+    checkpoint, and a damaged one is refused when read."""
+    save_tensors(path, state)
 
 
 def load_checkpoint(path: str | os.PathLike, made_from: dict | None = None, tokenizer=None) -> dict:

@@ -23,10 +23,13 @@ What the folder holds:
   end of every epoch (``seconds``: training wall time so far, over all sessions of the run),
   and with early stopping a last ``{"kind": "stop", "step", "best_step", "best_nll"}``.
 - ``checkpoint.pt``: model, optimizer, scheduler, step, configs, run identity, provenance,
-  code version and RNG states, replaced atomically at the end of every epoch, so a kill or
+  code version, RNG states and the count and sha256 of the log's lines so far (``log``),
+  sealed with a digest of its content and replaced atomically at the end of every epoch, so a kill or
   Ctrl-C always leaves the previous one intact. ``resume=True`` continues from it and
-  produces the same curve, to the last digit on CPU, as a run never interrupted. It is read
-  back, with its checks, by ``wgpt_lite/runs/checkpoint.py``.
+  produces the same curve, to the last digit on CPU, as a run never interrupted: it keeps exactly
+  the log lines the checkpoint vouches for, and refuses in one line a log that no longer holds them
+  (emptied, cut short, edited), rather than train on with a shorter log. It is read back, with its
+  checks, by ``wgpt_lite/runs/checkpoint.py``.
 - ``best.pt``: with early stopping (``TrainConfig.patience``), the weights of the best
   validation NLL so far (the checkpoint's entries without the training state: no optimizer, scheduler,
   scaler, RNG or early-stopping state). The run
@@ -60,6 +63,7 @@ from wgpt_lite.infra import distributed
 from wgpt_lite.infra.atomic import write_text
 from wgpt_lite.infra.code_version import code_version
 from wgpt_lite.infra.errors import CheckpointError
+from wgpt_lite.infra.files import log_mark, read_json_lines, restore_log
 from wgpt_lite.runs.checkpoint import (
     BEST,
     CHECKPOINT,
@@ -136,6 +140,7 @@ class RunFolder(Hooks):
                     "scaler": state.scaler.state_dict(),
                     "rng": {"torch": torch.get_rng_state(), "batches": state.generator.get_state()},
                     "early_stopping": self.stopping,
+                    "log": log_mark(self.dir / METRICS),
                 },
             )
 
@@ -211,10 +216,15 @@ class RunFolder(Hooks):
         state.step, state.seconds_before = checkpoint["step"], checkpoint["seconds"]
         self.stopping = checkpoint.get("early_stopping", no_stopping_yet())
         state.stopped = self.stopping["stopped"]
-        # Those steps are about to be redone.
-        kept = [r for r in read_metrics(self.dir / METRICS) if r["kind"] == "run" or r["step"] <= state.step]
-        if self.main:
-            write_text(self.dir / METRICS, "".join(json.dumps(r) + "\n" for r in kept))
+        if self.main:  # the log's lines after the checkpoint's are about to be redone
+            restore_log(
+                self.dir / METRICS,
+                checkpoint["log"],
+                lambda reason: CheckpointError(
+                    f"{self.dir / METRICS}: not the log of {path}'s step {state.step} ({reason}); put back the "
+                    f"log that goes with it, or delete {self.dir} and train again"
+                ),
+            )
 
 
 def train_in_folder(
@@ -240,12 +250,11 @@ def no_stopping_yet() -> dict:
 
 
 def read_metrics(path: str | os.PathLike, kind: str | None = None) -> list[dict]:
-    """The records of a ``metrics.jsonl`` (those of one ``kind`` if given); a torn last line is skipped."""
-    records = []
-    if Path(path).exists():
-        for line in Path(path).read_text().splitlines():
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # the line a kill cut short
-    return [r for r in records if kind is None or r["kind"] == kind]
+    """The records of a ``metrics.jsonl`` (those of one ``kind`` if given); none when there is no log.
+
+    A last line a kill cut short is skipped; any other line that does not parse is refused in one
+    line naming its number."""
+    if not Path(path).exists():
+        return []
+    records = read_json_lines(path, "the run's log", "delete the run folder and train again")
+    return [r for r in records if kind is None or r.get("kind") == kind]

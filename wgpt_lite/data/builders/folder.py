@@ -20,7 +20,6 @@ corpus name does: ``features(NAME, "train")``, ``train --corpus NAME``, ``reprod
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import random
@@ -33,6 +32,7 @@ from wgpt_lite.data.audio_folder import audio_files, load_own_audio, skip_reason
 from wgpt_lite.data.builders.common import pack_clips, parallel_map, save_clip
 from wgpt_lite.data.corpora import EVAL_FRACTION, FOLDER_SPEC, SEED, CorpusSpec
 from wgpt_lite.infra.errors import AudioError, DataError
+from wgpt_lite.infra.files import sealed_json
 
 SPLITS = ("train", "validation", "test")
 PENDING = "_pending"  # clips wait in audio/_pending/ until the split of their file is decided
@@ -151,7 +151,7 @@ def build_folder(root: Path, spec: CorpusSpec, budgets: dict, jobs: int, source:
         minutes=round(train_frames / FRAME_RATE / 60, 3),
         melvq_k=min(1024, 2 ** int(math.log2(max(2, train_frames / MELVQ_FRAMES_PER_CODE)))),
     )
-    (root / FOLDER_SPEC).write_text(json.dumps({"spec": asdict(built), "source": str(folder)}, indent=1) + "\n")
+    (root / FOLDER_SPEC).write_text(sealed_json({"spec": asdict(built), "source": str(folder)}, indent=1))
     files_by_split = {split: sorted({row["piece"] for row in rows if row["split"] == split}) for split in SPLITS}
     # "minutes" replaces the requested minutes in summary.json: a folder corpus holds what its folder holds
     return rows, skipped, {"source": str(folder), "minutes": built.minutes, "files": files_by_split}
