@@ -24,6 +24,7 @@ SECTIONS = {
     "scaling": "Scaling with context length and width",
     "frontend": "Front end",
     "generation": "Generation",
+    "integrity": "Reading sealed files",
 }
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
