@@ -9,7 +9,7 @@ requests (ZIP64 included) and then only the bytes of the members asked for.
 member already on disk at its full size is kept (it got its name only after ``zipfile``
 had checked its CRC-32), a half-written temporary is deleted and the member fetched
 again. Every request has a timeout; every failure is a one-line ``DataError`` naming the
-URL or the file.
+URL or the file. Nothing is written outside the destination folder (``files.inside``).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 from wgpt_lite.infra.atomic import atomic_path
 from wgpt_lite.infra.errors import DataError
+from wgpt_lite.infra.files import inside
 
 READ_BYTES = 16 * 2**20  # one request per 16 MiB of a member: large enough that a request's latency hardly counts
 # what a request can fail with: no connection, a timeout (both OSError), a garbled or cut answer (HTTPException)
@@ -152,6 +153,8 @@ def extract_members(url: str, dest: Path, members: dict[str, str], timeout: floa
     Returns the names it fetched. A file already on disk with its member's uncompressed
     size is kept; only the missing members' bytes are requested.
     """
+    fix = "the list that named it (for MAESTRO, its CSV) is damaged; replace it with an intact copy"
+    targets = {name: inside(dest, path, f"{url}, member {name}", fix) for name, path in members.items()}
     with open_remote_zip(url, timeout) as archive:
         names = set(archive.namelist())
         absent = [name for name in members if name not in names]
@@ -160,15 +163,14 @@ def extract_members(url: str, dest: Path, members: dict[str, str], timeout: floa
         todo = [
             info
             for info in map(archive.getinfo, members)
-            if not (dest / members[info.filename]).is_file()
-            or (dest / members[info.filename]).stat().st_size != info.file_size
+            if not targets[info.filename].is_file() or targets[info.filename].stat().st_size != info.file_size
         ]
         needed = sum(info.file_size for info in todo)
         if shutil.disk_usage(dest).free < needed:
             raise DataError(f"{dest}: {len(todo)} files need {needed / 1e9:.1f} GB, and less is free there")
         with tqdm(total=needed, desc=desc, unit="B", unit_scale=True, unit_divisor=1024, disable=not todo) as bar:
             for info in todo:
-                target = dest / members[info.filename]
+                target = targets[info.filename]
                 try:
                     _extract(archive, info, target, bar)
                 except OSError as err:

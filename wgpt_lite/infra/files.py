@@ -1,4 +1,5 @@
-"""Files the kit reads whole: their sha256, and torch files loaded without running code."""
+"""Files the kit reads whole (their sha256, torch files loaded without running code), and where a
+name read from outside (a download, a CSV, a zip, a manifest) may lead: only inside its folder."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import hashlib
 import os
 import re
 import warnings
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 
 import torch
+
+from wgpt_lite.infra.errors import DataError
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -17,6 +20,28 @@ def file_sha256(path: str | os.PathLike) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def inside(folder: Path, name: str, source: str, fix: str) -> Path:
+    """``folder / name``, once it is sure to lie inside ``folder``; otherwise one ``DataError`` line.
+
+    For every name the kit did not make itself (a CSV's file names, a zip's members, a manifest's
+    clip paths), so that a damaged or hostile file cannot make the kit write or read elsewhere.
+    Refused: an empty name (or no string at all), an absolute path, a Windows drive or backslash
+    (a path on Windows), and a name that leads out of ``folder`` once ``..`` and symlinks are
+    followed (the whole chain is resolved; ``folder`` itself may be a symlink). ``source`` names
+    the file or URL the name came from, ``fix`` what to do about it.
+    """
+    # "C:x", "/x" and "\\x" have an anchor (a drive or a root) as Windows reads them; no name here holds \\ or NUL
+    if isinstance(name, str) and name and not PureWindowsPath(name).anchor and not {"\\", "\0"} & set(name):
+        target, root = folder / name, folder.resolve()
+        resolved = target.resolve()
+        if resolved != root and resolved.is_relative_to(root):
+            return target
+    raise DataError(
+        f"{source}: {name!r} is not a path inside {folder} (empty, absolute, a Windows path, or out through "
+        f"'..' or a symlink); {fix}"
+    )
 
 
 def load_tensors(path: Path, refuse) -> object:
