@@ -363,6 +363,38 @@ def test_extract_members_writes_only_inside_dest(home, online, tmp_path):
     assert sent == [] and not any(tmp_path.iterdir())
 
 
+def declaring(zip_bytes: bytes, name: str, size: int) -> bytes:
+    """``zip_bytes`` with the uncompressed size the central directory declares for member ``name`` set to ``size``."""
+    with zipfile.ZipFile(io.BytesIO(zip_bytes)) as z:
+        offset = z.getinfo(name).header_offset
+    entry = next(
+        at
+        for at in range(directory_offset(zip_bytes), len(zip_bytes))
+        if zip_bytes.startswith(b"PK\x01\x02", at) and int.from_bytes(zip_bytes[at + 42 : at + 46], "little") == offset
+    )
+    return zip_bytes[: entry + 24] + size.to_bytes(4, "little") + zip_bytes[entry + 28 :]
+
+
+def test_a_member_not_the_size_it_declares_is_refused_and_leaves_no_file(home, online, tmp_path, monkeypatch):
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:  # stored: its bytes end where the compressed size says
+        z.writestr("maestro-v3.0.0/2018/piece.wav", b"RIFF" + bytes(996))
+    members = {"maestro-v3.0.0/2018/piece.wav": "2018/piece.wav"}
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    with serving({ZIP: declaring(archive.getvalue(), *members, 2000)}) as (url, sent):
+        with pytest.raises(DataError, match="piece.wav: the zip declares 2000 bytes, 1000 arrived; "):
+            remote_zip.extract_members(url + ZIP, dest, members, timeout=5)
+        assert not [path for path in dest.rglob("*") if path.is_file()]
+
+        monkeypatch.setattr(remote_zip, "MAX_MEMBER_BYTES", 999)
+        sent.clear()
+        with pytest.raises(DataError, match=r"member maestro-v3.0.0/2018/piece.wav declares 0.0 GB, more than"):
+            remote_zip.extract_members(url + ZIP, dest, members, timeout=5)
+        assert not [path for path in dest.rglob("*") if path.is_file()]
+        assert not members_read(declaring(archive.getvalue(), *members, 2000), sent), "refused before its bytes"
+
+
 def test_cli_refuses_a_csv_naming_files_outside_dest_in_one_line(tmp_path):
     dest = tmp_path / "dest"
     dest.mkdir()
