@@ -1,7 +1,9 @@
 """Corpora: offline builders (tiny sizes), manifests, splits, real-corpus loaders on local stand-ins, bad input,
 content fingerprints."""
 
+import json
 import os
+import re
 import shutil
 
 import numpy as np
@@ -14,7 +16,7 @@ import wgpt_lite as wl
 from wgpt_lite.data import corpora
 from wgpt_lite.data.builders import common, music, speech
 from wgpt_lite.infra.errors import DataError
-from wgpt_lite.infra.files import read_json
+from wgpt_lite.infra.files import inside, read_json
 
 SR = wl.SAMPLE_RATE
 
@@ -271,3 +273,56 @@ def test_the_committed_sample_is_hashed_on_first_use_and_remembered_under_the_ho
     assert (home / "fingerprints" / "sample-music.json").is_file()
     assert sorted(corpora.SAMPLE_DIR.rglob("*")) == files_before, "nothing is written into the repository"
     assert corpora.corpus_changes("sample-music") == "sample-music's manifest or audio changed"
+
+
+# ---------------------------------------------------------------------------
+# Every path that a manifest or a source names stays inside its corpus
+
+
+@pytest.mark.parametrize(
+    "name", ["", ".", "a/..", "../x.wav", "a/../../x.wav", "/etc/x.wav", "C:x.wav", "C:\\x.wav", "a\\..\\x.wav", None]
+)
+def test_inside_refuses_every_way_out(tmp_path, name):
+    with pytest.raises(DataError, match=rf"^SOURCE: .* is not a path inside {re.escape(str(tmp_path))} .*; FIX$"):
+        inside(tmp_path, name, "SOURCE", "FIX")
+
+
+def test_inside_follows_symlinks_and_keeps_names_that_stay_in(tmp_path):
+    folder, elsewhere, link = tmp_path / "folder", tmp_path / "elsewhere", tmp_path / "link"
+    (folder / "a").mkdir(parents=True)
+    elsewhere.mkdir()
+    (folder / "in").symlink_to(folder / "a")
+    (folder / "out").symlink_to(elsewhere)
+    link.symlink_to(folder)
+    assert inside(folder, "a/../b.wav", "s", "f") == folder / "a/../b.wav"
+    assert inside(folder, "in/b.wav", "s", "f") == folder / "in/b.wav"
+    assert inside(link, "a/b.wav", "s", "f") == link / "a/b.wav", "the folder itself may be a symlink"
+    with pytest.raises(DataError, match="'out/b.wav' is not a path inside"):
+        inside(folder, "out/b.wav", "s", "f")
+
+
+def test_a_manifest_path_out_of_the_corpus_is_refused_when_read(built_from_sample):
+    root = corpora.corpus_dir("mini-speech")
+    rows = wl.read_manifest("mini-speech")
+    outside = root.parent / "outside.wav"
+    shutil.copy(root / rows[0]["path"], outside)
+    refused = re.escape(f"{root / 'manifest.jsonl'}: '../outside.wav' is not a path inside {root} ")
+    with pytest.raises(DataError, match=refused + r".*: rebuild the corpus \(--force\)$"):
+        corpora.load_clip("mini-speech", {**rows[0], "path": "../outside.wav"})
+    edited = [{**rows[0], "path": "../outside.wav"}, *rows[1:]]
+    (root / "manifest.jsonl").write_text("".join(json.dumps(row) + "\n" for row in edited))
+    with pytest.raises(DataError, match=refused):
+        corpora.corpus_fingerprint("mini-speech")
+    clip = root / rows[1]["path"]
+    clip.unlink()
+    clip.symlink_to(outside)  # a clip that is a link out of the corpus
+    with pytest.raises(DataError, match=f"'{rows[1]['path']}' is not a path inside"):
+        corpora.load_clip("mini-speech", rows[1])
+
+
+def test_a_clip_that_its_source_names_out_of_the_corpus_is_not_written(tmp_path):
+    root = tmp_path / "corpus"
+    root.mkdir()
+    with pytest.raises(DataError, match=r"^train clip: 'audio/train/x-/\.\./\.\./\.\./\.\./escaped\.wav' is not"):
+        common.save_clip(root, "train", "x-/../../../../escaped", torch.zeros(SR))
+    assert list(tmp_path.rglob("*")) == [root]

@@ -2,9 +2,12 @@
 
 import csv
 import io
+import os
 import random
 import re
 import socket
+import subprocess
+import sys
 import threading
 import zipfile
 from contextlib import contextmanager, suppress
@@ -16,7 +19,7 @@ import soundfile as sf
 from corpus_checks import check_manifest, tone
 
 import wgpt_lite as wl
-from wgpt_lite.data import corpora
+from wgpt_lite.data import corpora, remote_zip
 from wgpt_lite.data.builders import maestro
 from wgpt_lite.data.builders.common import MAX_PIECE_SECONDS
 from wgpt_lite.infra.errors import DataError
@@ -297,3 +300,114 @@ def test_cli_fetch_refuses_offline_and_bad_hours_in_one_line(home, capsys):
         with pytest.raises(SystemExit):
             main(["data", "fetch", "maestro", "--hours", hours])
         assert "is not a positive number" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------
+# Nothing the fetch downloads or unpacks lands outside --dest.
+
+
+def files_outside(top, dest) -> set:
+    """Every path under ``top`` but outside ``dest``."""
+    return {path for path in top.rglob("*") if path != dest and dest not in path.parents}
+
+
+def published_naming(name: str) -> dict:
+    """A CSV with one piece named ``name`` and a zip holding that very member, as a hostile server would serve."""
+    table, archive = io.StringIO(), io.BytesIO()
+    writer = csv.writer(table)
+    writer.writerow(CSV_HEADER)
+    writer.writerow(["Nobody", "Escape", "train", 2018, name.replace(".wav", ".midi"), name, 600])
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr(f"maestro-v3.0.0/{name}", b"RIFF" + bytes(64))
+        z.writestr(f"maestro-v3.0.0/{name.replace('.wav', '.midi')}", b"MThd")
+    return {CSV: table.getvalue().encode(), ZIP: archive.getvalue()}
+
+
+@pytest.mark.parametrize("name", ["../../../escaped.wav", "ABSOLUTE/escaped.wav", "2018\\..\\..\\escaped.wav"])
+def test_fetch_refuses_a_csv_naming_files_outside_dest(home, online, tmp_path, name):
+    name = name.replace("ABSOLUTE", str(tmp_path / "absolute"))
+    dest = tmp_path / "a" / "b" / "dest"
+    dest.mkdir(parents=True)
+    before = files_outside(tmp_path, dest)
+    with serving(published_naming(name)) as (url, sent):
+        refused = rf"maestro-v3\.0\.0\.csv: '.*escaped\.wav' is not a path inside {re.escape(str(dest))} "
+        with pytest.raises(DataError, match=refused):
+            maestro.fetch_maestro(1 / 60, dest, zip_url=url + ZIP, csv_url=url + CSV, timeout=5)
+    assert files_outside(tmp_path, dest) == before
+    assert all(path == CSV for path, *_ in sent), "refused before the zip is opened"
+
+
+def test_fetch_refuses_a_symlink_out_of_dest(home, online, published, tmp_path):
+    dest, elsewhere = tmp_path / "dest", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    dest.mkdir()
+    (dest / "2018").symlink_to(elsewhere)  # every piece of the stand-in lies under 2018/
+    with serving(published) as (url, sent):
+        with pytest.raises(DataError, match=r"'2018/MIDI-.*' is not a path inside .* or a symlink\)"):
+            maestro.fetch_maestro(1 / 60, dest, zip_url=url + ZIP, csv_url=url + CSV, timeout=5)
+    assert not any(elsewhere.iterdir())
+
+
+def test_extract_members_writes_only_inside_dest(home, online, tmp_path):
+    """The zip reader keeps its own guard, whoever lists the members."""
+    dest, absolute = tmp_path / "dest", str(tmp_path / "absolute.wav")
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        for member in (absolute, "maestro-v3.0.0/../escaped.wav"):
+            z.writestr(member, b"RIFF")
+    with serving({ZIP: archive.getvalue()}) as (url, sent):
+        for member, path in ((absolute, absolute), ("maestro-v3.0.0/../escaped.wav", "../escaped.wav")):
+            refused = f"{url}{ZIP}, member {member}: '{path}' is not a path inside {dest}"
+            with pytest.raises(DataError, match=re.escape(refused)):
+                remote_zip.extract_members(url + ZIP, dest, {member: path}, timeout=5)
+    assert sent == [] and not any(tmp_path.iterdir())
+
+
+def declaring(zip_bytes: bytes, name: str, size: int) -> bytes:
+    """``zip_bytes`` with the uncompressed size the central directory declares for member ``name`` set to ``size``."""
+    with zipfile.ZipFile(io.BytesIO(zip_bytes)) as z:
+        offset = z.getinfo(name).header_offset
+    entry = next(
+        at
+        for at in range(directory_offset(zip_bytes), len(zip_bytes))
+        if zip_bytes.startswith(b"PK\x01\x02", at) and int.from_bytes(zip_bytes[at + 42 : at + 46], "little") == offset
+    )
+    return zip_bytes[: entry + 24] + size.to_bytes(4, "little") + zip_bytes[entry + 28 :]
+
+
+def test_a_member_not_the_size_it_declares_is_refused_and_leaves_no_file(home, online, tmp_path, monkeypatch):
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:  # stored: its bytes end where the compressed size says
+        z.writestr("maestro-v3.0.0/2018/piece.wav", b"RIFF" + bytes(996))
+    members = {"maestro-v3.0.0/2018/piece.wav": "2018/piece.wav"}
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    with serving({ZIP: declaring(archive.getvalue(), *members, 2000)}) as (url, sent):
+        with pytest.raises(DataError, match="piece.wav: the zip declares 2000 bytes, 1000 arrived; "):
+            remote_zip.extract_members(url + ZIP, dest, members, timeout=5)
+        assert not [path for path in dest.rglob("*") if path.is_file()]
+
+        monkeypatch.setattr(remote_zip, "MAX_MEMBER_BYTES", 999)
+        sent.clear()
+        with pytest.raises(DataError, match=r"member maestro-v3.0.0/2018/piece.wav declares 0.0 GB, more than"):
+            remote_zip.extract_members(url + ZIP, dest, members, timeout=5)
+        assert not [path for path in dest.rglob("*") if path.is_file()]
+        assert not members_read(declaring(archive.getvalue(), *members, 2000), sent), "refused before its bytes"
+
+
+def test_cli_refuses_a_csv_naming_files_outside_dest_in_one_line(tmp_path):
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    (dest / maestro.MAESTRO_CSV).write_bytes(published_naming("../escaped.wav")[CSV])  # no download needed
+    env = {key: value for key, value in os.environ.items() if key != "WGPT_OFFLINE"}
+    result = subprocess.run(
+        [sys.executable, "-m", "wgpt_lite", "data", "fetch", "maestro", "--hours", "0.01", "--dest", str(dest)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    (told,) = result.stderr.splitlines()
+    assert result.returncode == 1
+    assert told.startswith(f"error: {dest / maestro.MAESTRO_CSV}: '../escaped.wav' is not a path inside {dest} ")
+    assert sorted(tmp_path.rglob("*")) == [dest, dest / maestro.MAESTRO_CSV]

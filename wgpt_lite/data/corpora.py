@@ -55,7 +55,7 @@ import torch
 from wgpt_lite.audio import HOP, crop_to_frames, load_audio
 from wgpt_lite.infra.atomic import building_folder, clear_leftovers, publish, writable_folder
 from wgpt_lite.infra.errors import AudioError, DataError
-from wgpt_lite.infra.files import file_sha256, read_json, read_json_lines, sealed_json, write_json
+from wgpt_lite.infra.files import file_sha256, inside, read_json, read_json_lines, sealed_json, write_json
 from wgpt_lite.infra.settings import REPO_ROOT, home_dir
 
 SEED = 1234  # one seed for every split decision: same corpus on every machine
@@ -214,12 +214,17 @@ def load_clip(corpus: str | CorpusSpec, row: dict) -> torch.Tensor:
     """A manifest row's audio, cropped to whole frames; AudioError when it is unusable.
 
     ``corpus``: its name, or its spec, which a loop over many clips resolves once (``corpus_spec``)."""
-    wav = crop_to_frames(load_audio(corpus_dir(corpus) / row["path"]))
+    wav = crop_to_frames(load_audio(clip_file(corpus_dir(corpus), row["path"])))
     if wav.shape[-1] == 0:
         raise AudioError(f"{row['path']}: shorter than one {HOP}-sample frame")
     if float(wav.abs().max()) < SILENT_PEAK:
         raise AudioError(f"{row['path']}: silent (peak below -60 dBFS)")
     return wav
+
+
+def clip_file(root: Path, path: str) -> Path:
+    """The file of a manifest's clip ``path`` in corpus folder ``root``; a path leading out of it is refused."""
+    return inside(root, path, str(root / "manifest.jsonl"), "the manifest is damaged: rebuild the corpus (--force)")
 
 
 def report_skipped(where: str, skipped: list[dict], what: str = "inputs") -> None:
@@ -242,9 +247,10 @@ def clip_records(root: Path, paths: list[str], *known: dict) -> dict[str, dict]:
     """``{path: {"bytes", "mtime_ns", "sha256"}}`` of the files ``root/path``, in order.
 
     A file whose size and mtime match its record in one of the ``known`` dicts is not read
-    again. A missing or unreadable file gets ``None`` everywhere (a clip the extraction skips).
+    again. A missing or unreadable file gets ``None`` everywhere (a clip the extraction skips);
+    a path leading out of ``root`` is refused (``clip_file``), so no file elsewhere is hashed.
     """
-    return {path: _clip_record(root / path, [k.get(path) for k in known]) for path in paths}
+    return {path: _clip_record(clip_file(root, path), [k.get(path) for k in known]) for path in paths}
 
 
 def _clip_record(file: Path, known: list[dict | None]) -> dict:

@@ -9,7 +9,9 @@ requests (ZIP64 included) and then only the bytes of the members asked for.
 member already on disk at its full size is kept (it got its name only after ``zipfile``
 had checked its CRC-32), a half-written temporary is deleted and the member fetched
 again. Every request has a timeout; every failure is a one-line ``DataError`` naming the
-URL or the file.
+URL or the file. Nothing is written outside the destination folder (``files.inside``), no
+member larger than ``MAX_MEMBER_BYTES`` is asked for, and a member whose bytes do not add up
+to the size the zip declares for it is refused, its partial file deleted.
 """
 
 from __future__ import annotations
@@ -27,8 +29,12 @@ from tqdm.auto import tqdm
 
 from wgpt_lite.infra.atomic import atomic_path
 from wgpt_lite.infra.errors import DataError
+from wgpt_lite.infra.files import inside
 
 READ_BYTES = 16 * 2**20  # one request per 16 MiB of a member: large enough that a request's latency hardly counts
+# 3 hours of 48 kHz 16-bit stereo WAV (MAESTRO's richest format), far longer than any of its pieces: a member
+# declared larger comes from a damaged or hostile zip, and is refused before a byte of it is asked for
+MAX_MEMBER_BYTES = 2 * 2**30
 # what a request can fail with: no connection, a timeout (both OSError), a garbled or cut answer (HTTPException)
 NETWORK_ERRORS = (OSError, http.client.HTTPException)
 
@@ -144,6 +150,13 @@ def _extract(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, bar:
                     bar.update(len(chunk))
         except (zipfile.BadZipFile, EOFError) as err:
             raise DataError(f"{info.filename}: corrupt in transfer ({err}); run the fetch again") from err
+        # a stored member ends where its compressed size says, whatever its declared size: zipfile
+        # does not compare the two, and a file shorter than declared would be fetched on every run
+        if sink.tell() != info.file_size:
+            raise DataError(
+                f"{info.filename}: the zip declares {info.file_size} bytes, {sink.tell()} arrived; the zip is "
+                "damaged or changed while being read: run the fetch again"
+            )
 
 
 def extract_members(url: str, dest: Path, members: dict[str, str], timeout: float = 60.0, desc: str = "") -> list[str]:
@@ -152,23 +165,30 @@ def extract_members(url: str, dest: Path, members: dict[str, str], timeout: floa
     Returns the names it fetched. A file already on disk with its member's uncompressed
     size is kept; only the missing members' bytes are requested.
     """
+    fix = "the list that named it (for MAESTRO, its CSV) is damaged; replace it with an intact copy"
+    targets = {name: inside(dest, path, f"{url}, member {name}", fix) for name, path in members.items()}
     with open_remote_zip(url, timeout) as archive:
         names = set(archive.namelist())
         absent = [name for name in members if name not in names]
         if absent:
             raise DataError(f"{url} has no member {absent[0]} ({len(absent)} of {len(members)} asked for are missing)")
+        huge = [info for info in map(archive.getinfo, members) if info.file_size > MAX_MEMBER_BYTES]
+        if huge:
+            raise DataError(
+                f"{url}: member {huge[0].filename} declares {huge[0].file_size / 1e9:.1f} GB, more than the "
+                f"{MAX_MEMBER_BYTES / 1e9:.1f} GB a real member holds; the zip is damaged: fetch from an intact copy"
+            )
         todo = [
             info
             for info in map(archive.getinfo, members)
-            if not (dest / members[info.filename]).is_file()
-            or (dest / members[info.filename]).stat().st_size != info.file_size
+            if not targets[info.filename].is_file() or targets[info.filename].stat().st_size != info.file_size
         ]
         needed = sum(info.file_size for info in todo)
         if shutil.disk_usage(dest).free < needed:
             raise DataError(f"{dest}: {len(todo)} files need {needed / 1e9:.1f} GB, and less is free there")
         with tqdm(total=needed, desc=desc, unit="B", unit_scale=True, unit_divisor=1024, disable=not todo) as bar:
             for info in todo:
-                target = dest / members[info.filename]
+                target = targets[info.filename]
                 try:
                     _extract(archive, info, target, bar)
                 except OSError as err:

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from wgpt_lite.audio import FRAME_RATE, SAMPLE_RATE, load_audio, log_mel
-from wgpt_lite.data.corpora import corpus_dir, read_manifest
+from wgpt_lite.data.corpora import clip_file, corpus_dir, read_manifest
 from wgpt_lite.display.plots import frontend_figure
 from wgpt_lite.infra.errors import WgptError
 from wgpt_lite.tokenizers import get_tokenizer
@@ -31,7 +31,7 @@ def demo_clip(path: str | None = None) -> tuple[torch.Tensor, str]:
     except WgptError:  # the committed sample is missing (e.g. an installed wheel without data/)
         row = None
     if row:
-        path = corpus_dir("sample-speech") / row["path"]
+        path = clip_file(corpus_dir("sample-speech"), row["path"])
         return load_audio(path), f"{row['id']} ({row['speaker']})"
     t = torch.arange(3 * SAMPLE_RATE) / SAMPLE_RATE
     chirp = 0.3 * torch.sin(2 * math.pi * (200 * t + 300 * t**2)) * (1 + torch.sin(2 * math.pi * 2 * t)) / 2

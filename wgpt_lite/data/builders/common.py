@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from wgpt_lite.audio import SAMPLE_RATE, save_audio
 from wgpt_lite.data.corpora import SILENT_PEAK
 from wgpt_lite.infra.errors import AudioError, DataError
+from wgpt_lite.infra.files import inside
 from wgpt_lite.infra.processes import end_with_parent
 
 MAX_PIECE_SECONDS = 120  # at most 2 minutes of a piece (music21 score or MAESTRO recording)
@@ -91,10 +92,15 @@ def clip_problem(wav, lo: float, hi: float) -> str | None:
 
 
 def save_clip(root: Path, split: str, clip_id: str, wav, **meta) -> dict:
-    """Write one clip under ``audio/<split>/`` and return its manifest row."""
+    """Write one clip under ``audio/<split>/`` and return its manifest row.
+
+    ``clip_id`` may hold a source's own ids (a LibriSpeech row's): one that names a path out of
+    ``root`` (``files.inside``) is refused, not written there.
+    """
     path = Path("audio") / split / f"{clip_id}.wav"
-    (root / path).parent.mkdir(parents=True, exist_ok=True)
-    save_audio(root / path, wav)
+    file = inside(root, str(path), f"{split} clip", "its name holds an id of a damaged source: use an intact copy")
+    file.parent.mkdir(parents=True, exist_ok=True)
+    save_audio(file, wav)
     return {"id": clip_id, "split": split, "path": str(path), "seconds": round(wav.shape[-1] / SAMPLE_RATE, 3), **meta}
 
 

@@ -39,6 +39,7 @@ from wgpt_lite.data.corpora import EVAL_FRACTION, SEED, SILENT_PEAK, CorpusSpec,
 from wgpt_lite.data.remote_zip import download, extract_members
 from wgpt_lite.infra.atomic import writable_folder, write_text
 from wgpt_lite.infra.errors import AudioError, DataError
+from wgpt_lite.infra.files import inside
 from wgpt_lite.infra.settings import downloads_dir, offline
 
 MAESTRO_CSV = "maestro-v3.0.0.csv"
@@ -56,7 +57,11 @@ def default_maestro_dir() -> Path:
 
 
 def read_pieces(folder: Path) -> list[dict]:
-    """The rows of the official CSV in ``folder``, one per recorded piece."""
+    """The rows of the official CSV in ``folder``, one per recorded piece.
+
+    Every file a row names must lie inside ``folder`` (``files.inside``): the fetch writes
+    there and the build reads there, so a CSV naming ``../x.wav`` is refused here, before either.
+    """
     path = folder / MAESTRO_CSV
     if not path.is_file():
         raise DataError(f"{path} is missing; point --source or WGPT_MAESTRO_DIR at the MAESTRO v3 folder")
@@ -67,7 +72,12 @@ def read_pieces(folder: Path) -> list[dict]:
             raise DataError(
                 f"{path} is not MAESTRO v3's CSV (no column {', '.join(missing)}); replace it with the official one"
             )
-        return list(reader)
+        pieces = list(reader)
+    fix = "replace it with MAESTRO v3's official CSV (a fetch downloads it again once it is deleted)"
+    for piece in pieces:
+        for column in ("audio_filename", "midi_filename"):
+            inside(folder, piece[column], str(path), fix)
+    return pieces
 
 
 def plan_pieces(pieces: list[dict], budgets: dict[str, float]) -> list[dict]:
