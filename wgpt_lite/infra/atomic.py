@@ -84,14 +84,14 @@ def writable_folder(path: str | os.PathLike, what: str = "folder") -> Path:
     """Create ``path`` if needed and prove it takes a file; otherwise one clear ``DataError`` line.
 
     Called before long work starts (a read-only Google Drive, a typo'd ``--out`` onto a
-    file), so that nothing fails after an hour of training.
+    file), so that nothing fails after an hour of training. The probe is a file without a
+    name (Linux's ``O_TMPFILE``; elsewhere one unlinked as soon as it is made), so even a
+    kill mid-probe leaves nothing in ``path``.
     """
     path = Path(path).expanduser()
-    probe = temporary_sibling(path / ".write-test")
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe.write_bytes(b"")
-        probe.unlink()
+        tempfile.TemporaryFile(dir=path).close()
     except OSError as err:
         raise _not_writable(path, what, err) from None
     return path
