@@ -14,6 +14,7 @@ from wgpt_lite.infra.device import pick_device
 from wgpt_lite.infra.errors import TrainingError
 
 TRAIN = ["train", "--model", "gpt-s", "--corpus", "sample-speech"]
+SWEEP = ["sweep", "--corpus", "sample-music", "--tokenizer", "melvq", "--vary", "n_mel_layer=2", "--vary"]
 NO_CUDA = "--device cuda: no CUDA device here (torch.cuda.is_available() is False); leave --device out to use cpu"
 
 # (command line, exit status, the line on stderr); {file} is an existing file, {folder} a read-only folder
@@ -65,6 +66,16 @@ MISTAKES = {
         "(OUT/CORPUS/MODEL/checkpoint.pt)",
     ),
     "evaluate FOLDER": (["evaluate", "{folder}"], 1, "error: {folder}: no checkpoint file there"),
+    "sweep --vary fusion=product": (
+        [*SWEEP, "fusion=product"],
+        1,
+        "error: --vary fusion=product: unknown fusion 'product'; choose concat (the paper's) or sum",
+    ),
+    "sweep --vary d_mel=-8": (
+        [*SWEEP, "d_mel=-8"],
+        1,
+        "error: --vary 'd_mel=-8': d_mel takes whole numbers of at least 1, not '-8'",
+    ),
 }
 
 
