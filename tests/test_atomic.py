@@ -4,8 +4,10 @@ a complete folder leaves a complete one whatever step a kill interrupts."""
 import itertools
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from contextlib import contextmanager
 
 import pytest
@@ -39,6 +41,24 @@ def test_writers_clear_what_dead_writers_left_and_keep_what_running_ones_write(t
         pass
     write_text(note, "complete")
     assert sorted(tmp_path.iterdir()) == sorted([note, *kept])
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="kills forked copies of this process")
+def test_the_write_probe_leaves_nothing_in_the_folder_even_when_killed_mid_probe(tmp_path):
+    folder = atomic.writable_folder(tmp_path / "results")
+    assert not any(folder.iterdir())
+    for _ in range(5):  # a copy of this process probes without end, until a SIGKILL stops it wherever it stands
+        prober = os.fork()
+        if prober == 0:
+            try:
+                while True:
+                    atomic.writable_folder(folder)
+            finally:
+                os._exit(1)
+        time.sleep(0.05)
+        os.kill(prober, signal.SIGKILL)
+        os.waitpid(prober, 0)
+        assert not any(folder.iterdir()), "what a killed probe left"
 
 
 def folder(path, version: str):

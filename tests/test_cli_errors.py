@@ -14,6 +14,7 @@ from wgpt_lite.infra.device import pick_device
 from wgpt_lite.infra.errors import TrainingError
 
 TRAIN = ["train", "--model", "gpt-s", "--corpus", "sample-speech"]
+SWEEP = ["sweep", "--corpus", "sample-music", "--tokenizer", "melvq", "--vary", "n_mel_layer=2", "--vary"]
 NO_CUDA = "--device cuda: no CUDA device here (torch.cuda.is_available() is False); leave --device out to use cpu"
 
 # (command line, exit status, the line on stderr); {file} is an existing file, {folder} a read-only folder
@@ -65,6 +66,16 @@ MISTAKES = {
         "(OUT/CORPUS/MODEL/checkpoint.pt)",
     ),
     "evaluate FOLDER": (["evaluate", "{folder}"], 1, "error: {folder}: no checkpoint file there"),
+    "sweep --vary fusion=product": (
+        [*SWEEP, "fusion=product"],
+        1,
+        "error: --vary fusion=product: unknown fusion 'product'; choose concat (the paper's) or sum",
+    ),
+    "sweep --vary d_mel=-8": (
+        [*SWEEP, "d_mel=-8"],
+        1,
+        "error: --vary 'd_mel=-8': d_mel takes whole numbers of at least 1, not '-8'",
+    ),
 }
 
 
@@ -128,3 +139,86 @@ def test_a_missing_mps_device_is_refused(no_gpu):
         TrainingError, match=r"^--device mps: no Apple MPS device here .*; leave --device out to use cpu$"
     ):
         pick_device("mps")
+
+
+# Commands that write under each folder an environment variable chooses; {file} is an existing file
+FOLDER_USERS = {
+    "WGPT_HOME": [
+        ["data", "build", "mini-speech"],
+        ["data", "features", "sample-speech", "--tokenizer", "melvq"],
+        [*TRAIN, "--tokenizer", "melvq"],
+        ["reproduce", "--tokenizer", "melvq"],
+        [*SWEEP, "fusion=sum"],
+        ["evaluate", "{file}"],
+        ["probe", "--corpus", "sample-speech", "--tokenizer", "melvq"],
+        ["codec", "report", "--corpus", "sample-speech", "--out", "{tmp}/report"],
+        ["tokenizers", "compare", "--corpus", "sample-speech"],
+    ],
+    "WGPT_RESULTS": [
+        [*TRAIN, "--tokenizer", "melvq"],
+        ["reproduce", "--tokenizer", "melvq"],
+        [*SWEEP, "fusion=sum"],
+        ["tokenizers", "compare", "--corpus", "sample-speech"],
+    ],
+    "TORCH_HOME": [[*TRAIN, "--tokenizer", "encodec"]],  # online, with no copy of EnCodec's weights: a download
+}
+WHAT = {
+    "WGPT_HOME": ("", "cache folder (WGPT_HOME)", "set WGPT_HOME to another folder"),
+    "WGPT_RESULTS": ("", "results folder (WGPT_RESULTS)", "set WGPT_RESULTS to another folder (or give --out)"),
+    "TORCH_HOME": ("/hub/checkpoints", "torch hub cache (TORCH_HOME)", "set TORCH_HOME to another folder"),
+}
+
+
+@pytest.mark.parametrize("under", [False, True], ids=["a-file", "under-a-file"])
+@pytest.mark.parametrize(
+    "variable, argv",
+    [(variable, argv) for variable, commands in FOLDER_USERS.items() for argv in commands],
+    ids=[f"{variable}-{' '.join(argv[:2])}" for variable, commands in FOLDER_USERS.items() for argv in commands],
+)
+def test_a_folder_the_environment_spoils_is_one_line_naming_its_variable(
+    variable, argv, under, tmp_path, monkeypatch, capsys
+):
+    file = tmp_path / "notes.txt"
+    file.write_text("not a folder")
+    folder = file / "kit" if under else file
+    monkeypatch.setenv(variable, str(folder))
+    monkeypatch.setenv("WGPT_OFFLINE", "0" if variable == "TORCH_HOME" else "1")
+    assert exit_status([arg.format(file=file, tmp=tmp_path) for arg in argv]) == 1
+    (told,) = capsys.readouterr().err.splitlines()
+    below, what, fix = WHAT[variable]
+    in_the_way = "it" if folder == file and not below else str(file)
+    assert told == f"error: {folder}{below}: not usable as the {what}: {in_the_way} is a file; {fix}"
+    assert sorted(tmp_path.iterdir()) == [file]
+    for other in {"WGPT_HOME", "WGPT_RESULTS"} - {variable}:
+        assert not any(Path(os.environ[other]).iterdir()), f"{other} was written"
+
+
+def test_a_spoilt_folder_is_all_that_a_real_run_prints(tmp_path):
+    """The whole stderr of ``python -m wgpt_lite``: the line, no traceback."""
+    file = tmp_path / "notes.txt"
+    file.write_text("not a folder")
+    result = subprocess.run(
+        [sys.executable, "-m", "wgpt_lite", "data", "features", "sample-speech", "--tokenizer", "melvq"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "WGPT_HOME": str(file / "kit")},
+    )
+    assert result.returncode == 1 and result.stderr == (
+        f"error: {file}/kit: not usable as the cache folder (WGPT_HOME): {file} is a file; "
+        "set WGPT_HOME to another folder\n"
+    )
+
+
+def test_a_spoilt_download_folder_is_one_line_naming_its_variable(tmp_path, monkeypatch, capsys):
+    file = tmp_path / "notes.txt"
+    file.write_text("not a folder")
+    monkeypatch.setenv("WGPT_DOWNLOADS", str(file))
+    monkeypatch.setenv("WGPT_OFFLINE", "0")  # refused before any request
+    assert exit_status(["data", "fetch", "maestro", "--hours", "1"]) == 1
+    (told,) = capsys.readouterr().err.splitlines()
+    assert told == (
+        f"error: {file}/maestro-v3.0.0: the download folder (WGPT_DOWNLOADS, else under WGPT_HOME) is not writable "
+        "(Not a directory); set WGPT_DOWNLOADS to another folder (or give --dest) or fix its permissions"
+    )
+    assert sorted(tmp_path.iterdir()) == [file]

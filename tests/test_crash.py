@@ -1,7 +1,8 @@
 """Killed builds: no worker outlives its build, a SIGTERM cleans up, the next build clears what a SIGKILL left.
 
 The builds run ``tests/crash_helper.py`` (``data build --force`` with a stand-in builder
-whose tasks hang) in a subprocess, which the tests kill.
+whose tasks hang) in a subprocess, which the tests kill; one is a real ``python -m wgpt_lite``
+build, killed as its workers start.
 """
 
 import os
@@ -106,6 +107,44 @@ def test_sigterm_unwinds_the_build_its_workers_and_its_temporary_folder(hanging_
     assert not any(map(worker_running, workers)), "the build stopped its workers before it exited"
     assert [path.name for path in (home / "corpora").iterdir()] == ["mini-speech"]
     assert corpora.is_built("mini-speech")
+
+
+def spawned_workers(pid: int) -> list[int]:
+    """The pids of the pool workers that process ``pid`` has spawned so far (read from /proc)."""
+    workers = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])  # after "pid (name)": state, then ppid
+            if parent == pid and b"spawn_main" in (stat.parent / "cmdline").read_bytes():
+                workers.append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):  # a process that ended meanwhile
+            continue
+    return workers
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="finds the workers in /proc")
+def test_workers_killed_while_they_start_are_gone_within_a_second_of_their_build(home):
+    """A SIGKILL the moment the workers are spawned, before they import the kit (seconds of torch).
+
+    A real ``python -m wgpt_lite data build``: a spawned worker re-imports a script run as ``__main__``
+    (crash_helper.py, and the kit with it) before anything of its own runs, but not ``wgpt_lite.__main__``.
+    """
+    source = corpora.corpus_dir("sample-speech")  # three clips: three tasks for two workers
+    command = ["data", "build", "folder", "--source", str(source), "--name", "killed", "--jobs", "2"]
+    build = subprocess.Popen([sys.executable, "-m", "wgpt_lite", *command], stderr=subprocess.PIPE, text=True)
+    workers = []
+    try:
+        wait_for(lambda: len(spawned_workers(build.pid)) == 2 or build.poll() is not None, "the workers are spawned")
+        workers = spawned_workers(build.pid)
+        assert build.poll() is None, build.stderr.read()
+        build.kill()
+        build.wait()
+        wait_for(lambda: not any(map(worker_running, workers)), "the workers die with their parent", seconds=1.0)
+    finally:
+        build.kill()
+        build.communicate()
+        for pid in filter(worker_running, workers):
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_without_the_linux_death_signal_a_worker_still_ends_with_its_parent(start_helper):

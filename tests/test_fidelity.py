@@ -211,6 +211,8 @@ def test_variations_parse_or_are_refused_in_one_line():
     for bad, message in (
         ("width=3", "SETTING one of d_mel"),
         ("d_mel=wide", "d_mel takes whole numbers"),
+        ("d_mel=-8", "d_mel takes whole numbers of at least 1, not '-8'"),
+        ("n_mel_layer=-1", "n_mel_layer takes whole numbers of at least 0"),
         ("mel_control=later", "unknown mel control"),
     ):
         with pytest.raises(TrainingError, match=message):
@@ -235,6 +237,23 @@ def test_a_sweep_pairs_each_variant_with_the_base_seed_by_seed(tmp_path):
     assert rows[1]["minus_base"]["mean"] == pytest.approx(sum(expected) / 2)
     assert (tmp_path / "sweep-sample-music.png").stat().st_size > 0
     assert "| n_mel_layer=2 |" in (tmp_path / "sweep-sample-music.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "vary, told",
+    [
+        ("fusion=product", "--vary fusion=product: unknown fusion 'product'; choose concat (the paper's) or sum"),
+        ("d_mel=32", "--vary d_mel=32: d_mel 32 leaves the tokens no width"),  # smoke's n_embd is 32
+        ("n_mel_head=3", "--vary n_mel_head=3: a width of 8 does not split into 3 attention heads"),
+        ("context=100000", "--vary context=100000: sample-music/validation: no clip holds 100001 frames"),
+    ],
+)
+def test_a_variant_the_hybrid_cannot_take_is_refused_before_anything_trains(vary, told, tmp_path):
+    out = tmp_path / "results"
+    with pytest.raises(TrainingError) as refused:
+        sweep("smoke", "sample-music", parse_variations(["n_mel_layer=2", vary]), tokenizer="melvq", out=out)
+    assert str(refused.value).startswith(told)
+    assert not out.exists(), "no run folder, no checkpoint"
 
 
 def test_a_checkpoint_from_before_a_setting_existed_counts_as_its_default(speech, tmp_path):

@@ -4,6 +4,7 @@ tokens or another corpus content than it was trained on; unreadable or foreign c
 import datetime
 import json
 import shutil
+import sys
 import traceback
 
 import numpy as np
@@ -174,17 +175,22 @@ class Opaque:
     """A Python object: a torch file that pickles one cannot be loaded without running code."""
 
 
+CUT_SHORT = {"run": {}, "model": {"weight": torch.zeros(64, 64)}}  # saved, then cut to its first half
+
+
 @pytest.mark.parametrize(
     "content, reason",
     [
         ({"weights": torch.zeros(3)}, "not a readable wgpt_lite checkpoint (it carries no content digest"),
         (torch.zeros(3), "not a readable wgpt_lite checkpoint (it carries no content digest"),
-        (b"not a checkpoint", "not a readable wgpt_lite checkpoint (not a file torch wrote, or one cut short)"),
-        (b"", "not a readable wgpt_lite checkpoint"),
+        (b"not a checkpoint", "not a readable wgpt_lite checkpoint (not a file torch wrote: Unsupported operand"),
+        (b"", "not a readable wgpt_lite checkpoint (empty or cut short: the file ends before its data does)"),
+        (CUT_SHORT, "not a readable wgpt_lite checkpoint (empty or cut short"),
         ({"run": datetime.date(2024, 12, 15)}, "it holds pickled Python objects (datetime.date)"),
         ({"run": Opaque()}, "it holds pickled Python objects (test_provenance.Opaque)"),
+        ({"run": sys.exit}, "it holds pickled Python objects (sys.exit), which wgpt_lite never loads"),
     ],
-    ids=["other-keys", "a-tensor", "garbage", "empty", "pickled-date", "pickled-class"],
+    ids=["other-keys", "a-tensor", "garbage", "empty", "cut-short", "pickled-date", "pickled-class", "pickled-sys"],
 )
 def test_a_file_that_is_not_a_checkpoint_is_refused_in_one_line_without_unsafe_advice(tmp_path, content, reason):
     path = tmp_path / "checkpoint.pt"
@@ -192,6 +198,8 @@ def test_a_file_that_is_not_a_checkpoint_is_refused_in_one_line_without_unsafe_a
         path.write_bytes(content)
     else:
         torch.save(content, path)
+    if content is CUT_SHORT:  # the first half of a torch file: what a copy that stopped midway leaves
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     for load in (load_checkpoint, model_from_checkpoint, score_checkpoint):
         message = refusal(lambda: load(path))
         assert message.startswith(f"{path}: ") and reason in message

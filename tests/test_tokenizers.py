@@ -195,6 +195,17 @@ def test_failed_download_is_an_error_not_a_hang(monkeypatch):
         get_tokenizer("encodec")
 
 
+def test_a_torch_hub_cache_that_cannot_be_made_is_told_not_taken_for_missing_weights(tmp_path, monkeypatch):
+    """A TORCH_HOME under a file: ``auto`` does not quietly fall back to the codec, nor blames the network."""
+    (tmp_path / "notes.txt").write_text("not a folder")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "notes.txt" / "torch"))
+    monkeypatch.setenv("WGPT_OFFLINE", "0")
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", lambda *args, **kwargs: pytest.fail("downloaded"))
+    for name in ("auto", "encodec"):
+        with pytest.raises(wl.DataError, match=r"torch hub cache \(TORCH_HOME\): .* is a file; set TORCH_HOME to"):
+            get_tokenizer(name)
+
+
 @pytest.mark.filterwarnings("ignore:.*checksum differs")
 @pytest.mark.parametrize("content", [b"not a checkpoint", None], ids=["corrupt-file", "wrong-state-dict"])
 def test_a_bad_encodec_checkpoint_names_the_file(tmp_path, monkeypatch, content):

@@ -4,7 +4,8 @@ Every argument is parsed here; each command calls one function of the library wi
 arguments and prints its result. Every mistake is one line on stderr, not a traceback: a
 malformed argument exits with 2, a ``WgptError`` with 1. The arguments, the device and the
 output folder are checked, in that order, before any data loads and before any folder is
-created.
+created; so are the folders the environment chooses (``WGPT_HOME``, ``WGPT_RESULTS``), whose
+line names the variable to set.
 
     env        what this machine gives the kit            environment.environment_report
     setup      system packages and the kit itself         install.setup
@@ -66,7 +67,7 @@ from wgpt_lite.infra.device import pick_device
 from wgpt_lite.infra.errors import CheckpointError, DataError, ModelError, TokenizerError, WgptError
 from wgpt_lite.infra.files import write_json
 from wgpt_lite.infra.processes import sigterm_as_ctrl_c
-from wgpt_lite.infra.settings import results_root
+from wgpt_lite.infra.settings import home_dir, results_root
 from wgpt_lite.presets import MODELS, PRESETS, default_preset, get_preset, preset_corpora, train_config
 from wgpt_lite.runs.checkpoint import load_with_tokenizer
 from wgpt_lite.tokenizers import TOKENIZERS
@@ -316,6 +317,7 @@ def _cmd_build(args) -> None:
     if args.name != "folder":
         if args.folder_name or args.kind:
             raise DataError(f"--name and --kind are for data build folder, not for {args.name}; leave them out")
+        _check_home()
         was_built = is_built(args.name)
         path = build_corpus(args.name, args.minutes, args.jobs, args.force, args.source, args.config)
         summary = corpus_summary(args.name)
@@ -325,6 +327,7 @@ def _cmd_build(args) -> None:
         if args.minutes is not None:
             raise DataError("--minutes does not apply to data build folder: the corpus holds all of its folder's audio")
         check_folder_corpus_name(args.folder_name)
+        _check_home()
         was_built = is_built(args.folder_name)
         path = build_folder_corpus(args.source, args.folder_name, args.kind or "speech", args.jobs, args.force)
         summary = corpus_summary(args.folder_name)
@@ -381,6 +384,7 @@ def _cmd_list(args) -> None:
 
 
 def _cmd_features(args) -> None:
+    _check_home()
     print(feature_worker(args.name, args.split, args.tokenizer, args.workers, args.worker))
 
 
@@ -543,21 +547,35 @@ def _budget(args) -> dict:
     return {"steps": args.steps, "compile": args.compile, "patience": args.patience if args.early_stopping else 0}
 
 
-def _check_device_and_out(args) -> None:
-    """Refuse a --device this machine lacks, then an --out that cannot become a writable folder: now, not after
-    the data has loaded. The folder is created only once the run starts, so a refused command leaves none behind."""
+def _check_device_and_folders(args) -> None:
+    """Refuse a --device this machine lacks, then a WGPT_HOME, then an --out (or WGPT_RESULTS) that cannot become a
+    writable folder: now, not after the data has loaded. The folders are created only once the run starts, so a
+    refused command leaves none behind."""
     pick_device(args.device)
+    _check_home()
     if args.out:
         check_folder_can_be_written(Path(args.out).expanduser(), "--out folder")
     else:
-        check_folder_can_be_written(results_root(), "results folder")
+        _check_results_root()
+
+
+def _check_home() -> None:
+    """Refuse a WGPT_HOME (or its default) that cannot become a writable folder, before a corpus or cache is read."""
+    check_folder_can_be_written(home_dir(), "cache folder (WGPT_HOME)", fix="set WGPT_HOME to another folder")
+
+
+def _check_results_root() -> None:
+    """Refuse a WGPT_RESULTS (or its default) that cannot become a writable folder, for a command without --out."""
+    check_folder_can_be_written(
+        results_root(), "results folder (WGPT_RESULTS)", fix="set WGPT_RESULTS to another folder (or give --out)"
+    )
 
 
 def _cmd_train(args) -> None:
     preset = get_preset(args.preset or default_preset())  # resolved once, handed down as an object
     config = train_config(preset, seed=args.seed, **_budget(args))
     distributed.check_batch(config.batch_size)  # under torchrun: before any rank waits for another
-    _check_device_and_out(args)
+    _check_device_and_folders(args)
     with distributed.process_group():
         # rank 0 extracts the features, the others then read them
         data = distributed.first_on_rank_zero(CorpusData, args.corpus, args.tokenizer, config)
@@ -580,6 +598,7 @@ def _cmd_evaluate(args) -> None:
     if not args.audio:
         if len(args.checkpoint) > 1 or args.json:
             raise DataError("several checkpoints and --json go with --audio DIR; without it, give one checkpoint")
+        _check_home()  # the corpus's crops are read through its feature cache
         print(scores_line(score_checkpoint(args.checkpoint[0], args.split, args.crops, args.device)))
         return
     if args.split or args.crops:
@@ -600,7 +619,7 @@ def _cmd_reproduce(args) -> None:
     corpora = _names(args.corpus or ",".join(preset_corpora(preset)), corpus_names(), "corpus", DataError)
     models = tuple(_names(args.models, MODELS, "model", ModelError))
     distributed.check_batch(train_config(preset, **_budget(args)).batch_size)
-    _check_device_and_out(args)
+    _check_device_and_folders(args)
     tokenizer = tokenizer_name(args.tokenizer)  # "auto" decided once (it may try a download)
     out = Path(args.out) if args.out else results_dir(preset, tokenizer)
     with distributed.process_group():
@@ -626,7 +645,7 @@ def _cmd_sweep(args) -> None:
     preset = args.preset or default_preset()
     corpus = _names(args.corpus, corpus_names(), "corpus", DataError)[0]
     variations = parse_variations(args.vary)
-    _check_device_and_out(args)
+    _check_device_and_folders(args)
     tokenizer = tokenizer_name(args.tokenizer)
     out = Path(args.out) if args.out else results_dir(preset, tokenizer)
     rows = sweep(
@@ -685,6 +704,7 @@ def _add_probe(commands) -> None:
 
 
 def _cmd_probe(args) -> None:
+    _check_home()
     rows = mel_frame_probe(
         args.corpus,
         args.tokenizer,
@@ -782,6 +802,8 @@ def _add_codec(commands) -> None:
 
     def run(args) -> None:
         names = _names(args.corpus, corpus_names(), "corpus", DataError) if "corpus" in args else None
+        if names:  # train and report read the corpora, built on first use under WGPT_HOME
+            _check_home()
         if args.action == "train":
             pick_device(args.device)
             command = " ".join(["python -m wgpt_lite", *sys.argv[1:]])
@@ -838,8 +860,12 @@ def _add_tokenizers(commands) -> None:
     def run(args) -> None:
         names = _names(args.corpus, corpus_names(), "corpus", DataError)
         tokenizers = _names(args.tokenizers, token_comparison.TOKENIZERS, "tokenizer", TokenizerError)
+        _check_home()
+        if args.out:
+            check_folder_can_be_written(Path(args.out).expanduser(), "--out folder")
+        else:
+            _check_results_root()
         out = Path(args.out).expanduser() if args.out else results_root() / "token-comparison"
-        check_folder_can_be_written(out, "--out folder")
         seconds = None if args.all else args.max_seconds
         report = token_comparison.compare_tokenizers(
             names, args.split, tokenizers, args.max_clips, seconds, out=out, progress=args.progress

@@ -97,7 +97,8 @@ class KVCache:
 class CausalSelfAttention(nn.Module):
     def __init__(self, width: int, n_head: int, dropout: float):
         super().__init__()
-        assert width % n_head == 0, f"width {width} is not a multiple of n_head {n_head}"
+        if n_head < 1 or width % n_head:
+            raise ModelError(f"a width of {width} does not split into {n_head} attention heads; choose a divisor")
         self.n_head = n_head
         self.dropout = dropout
         self.c_attn = nn.Linear(width, 3 * width)  # query, key, value in one matmul
@@ -257,6 +258,11 @@ class WhisperGPT(GPT):
             raise ModelError("WhisperGPT needs d_mel > 0; use GPT for a tokens-only model")
         if config.fusion not in ("concat", "sum"):
             raise ModelError(f"unknown fusion {config.fusion!r}; choose concat (the paper's) or sum")
+        if config.fusion == "concat" and config.d_mel >= config.n_embd:
+            raise ModelError(
+                f"d_mel {config.d_mel} leaves the tokens no width: "
+                f"concatenated, it must be below n_embd {config.n_embd}"
+            )
         super().__init__(config)
         self.mel_encoder = MelEncoder(config)
         self.mel_to_embd = nn.Linear(config.d_mel, config.n_embd) if config.fusion == "sum" else None

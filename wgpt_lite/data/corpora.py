@@ -406,7 +406,7 @@ def _build(spec: CorpusSpec, minutes: float, jobs: int | None, force: bool, **bu
     clear_leftovers(final)  # first: a --force swap killed half-way is put back, not rebuilt
     if is_built(spec.name) and not force:
         return final
-    writable_folder(final.parent, "corpus folder (under WGPT_HOME)")
+    writable_folder(final.parent, "corpus folder (under WGPT_HOME)", fix="set WGPT_HOME to another folder")
     budgets = split_budgets(minutes)
     jobs = max(1, jobs or os.cpu_count() or 1)
     started = time.perf_counter()

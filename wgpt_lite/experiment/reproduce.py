@@ -216,8 +216,9 @@ def reproduce(
     preset = get_preset(preset)  # resolved once, handed down as an object
     config = train_config(preset, **budget)
     tokenizer = tokenizer_name(tokenizer)  # "auto" decided once, for every corpus and the folder's name
+    # corpora and features are written there; first, so that a home refused leaves no results folder behind
+    writable_folder(home_dir(), "cache folder (WGPT_HOME)", fix="set WGPT_HOME to another folder")
     out = writable_folder(out or results_dir(preset.name, tokenizer), "results folder")
-    writable_folder(home_dir(), "cache folder (WGPT_HOME)")  # corpora and features are written there
     started = time.perf_counter()
     rows, made_from, controls = [], {}, {}
     for corpus in corpora:

@@ -29,15 +29,16 @@ from pathlib import Path
 
 from wgpt_lite.batches import check_control
 from wgpt_lite.display.plots import finish_figure
-from wgpt_lite.experiment.reproduce import CorpusData, results_dir, tokenizer_name, train_model
+from wgpt_lite.experiment.reproduce import CorpusData, results_dir, scoring_crops, tokenizer_name, train_model
 from wgpt_lite.experiment.results import interval_text, with_sd
 from wgpt_lite.experiment.stats import mean_interval
 from wgpt_lite.infra.atomic import writable_folder, write_text
 from wgpt_lite.infra.code_version import code_version
-from wgpt_lite.infra.errors import TrainingError
+from wgpt_lite.infra.errors import DataError, ModelError, TrainingError
 from wgpt_lite.infra.files import write_json
 from wgpt_lite.model import ModelConfig
-from wgpt_lite.presets import train_config
+from wgpt_lite.presets import build_model, train_config
+from wgpt_lite.train import TrainConfig
 
 MODEL_SETTINGS = ("d_mel", "n_mel_layer", "n_mel_head", "fusion")
 TRAIN_SETTINGS = ("context", "mel_control")
@@ -57,11 +58,14 @@ def parse_variations(specs: list[str]) -> list[tuple[str, dict]]:
         name = name.strip()
         if name not in SETTINGS or not values.strip():
             raise TrainingError(f"--vary {spec!r}: write SETTING=V1,V2 with SETTING one of {', '.join(SETTINGS)}")
+        least = 0 if name == "n_mel_layer" else 1  # no mel blocks: the mel enters through its projection alone
         for text in (v.strip() for v in values.split(",") if v.strip()):
             try:
                 value = int(text) if types[name] == "int" else text
             except ValueError:
-                raise TrainingError(f"--vary {spec!r}: {name} takes whole numbers, not {text!r}") from None
+                value = None
+            if types[name] == "int" and (value is None or value < least):
+                raise TrainingError(f"--vary {spec!r}: {name} takes whole numbers of at least {least}, not {text!r}")
             if name == "mel_control":
                 check_control(value)
             variations.append((f"{name}={value}", {name: value}))
@@ -80,12 +84,21 @@ def sweep(
     **budget,
 ) -> list[dict]:
     """Train the base hybrid, GPT-S and every variation with ``seeds`` seeds on ``corpus``; write the
-    table and figure; return one row per variant (``base`` first) with its seeds' scores pooled."""
+    table and figure; return one row per variant (``base`` first) with its seeds' scores pooled.
+
+    Every variant is checked before anything trains (``check_hybrid``, ``check_crops``): a value
+    it cannot take is one line naming its ``--vary`` option, and no folder is made.
+    """
     config = train_config(preset, **budget)
+    for label, change in variations:
+        check_hybrid(preset, label, change)
     tokenizer = tokenizer_name(tokenizer)
-    out = writable_folder(out or results_dir(preset, tokenizer), "results folder")
     started = time.perf_counter()
     base_data = CorpusData(corpus, tokenizer, config)
+    for label, change in variations:
+        if "context" in change:
+            check_crops(base_data, replace(config, context=change["context"]), label)
+    out = writable_folder(out or results_dir(preset, tokenizer), "results folder")
     runs = {
         (variant, name, seed): train_model(
             name, base_data, preset, replace(config, seed=seed), out, device=device, progress=progress
@@ -94,10 +107,7 @@ def sweep(
         for variant, name in (("base", "gpt-s"), ("base", "hybrid"))
     }
     for label, change in variations:
-        variant_config = replace(config, **{k: v for k, v in change.items() if k in TRAIN_SETTINGS})
-        model_change = {k: v for k, v in change.items() if k in MODEL_SETTINGS}
-        if "context" in change:
-            model_change["context"] = change["context"]
+        variant_config = replace(config, **train_change(change))
         data = base_data if "context" not in change else CorpusData(corpus, tokenizer, variant_config)
         for seed in range(seeds):
             runs[label, "hybrid", seed] = train_model(
@@ -109,7 +119,7 @@ def sweep(
                 device=device,
                 progress=progress,
                 run_dir=out / corpus / "sweep" / label / f"seed{seed}",
-                **model_change,
+                **model_change(change),
             )
     rows = sweep_rows(runs, ["base"] + [label for label, _ in variations], seeds)
     name = f"sweep-{corpus}"
@@ -131,6 +141,36 @@ def sweep(
     )
     plot_sweep(rows, corpus, out / f"{name}.png")
     return rows
+
+
+def train_change(change: dict) -> dict:
+    """The ``TrainConfig`` fields a variant changes."""
+    return {k: v for k, v in change.items() if k in TRAIN_SETTINGS}
+
+
+def model_change(change: dict) -> dict:
+    """The ``ModelConfig`` fields a variant changes: a ``context`` variant's positions follow its crops."""
+    return {k: v for k, v in change.items() if k in MODEL_SETTINGS or k == "context"}
+
+
+def check_hybrid(preset: str, label: str, change: dict) -> None:
+    """Build the hybrid a variant trains, so that a value it cannot take (``fusion=product``, a ``d_mel``
+    as wide as the model, heads that do not divide a width) is one line naming the ``--vary`` option,
+    told before any data loads, not after the base runs have trained and written their folders."""
+    try:
+        build_model("hybrid", preset, **model_change(change))
+    except ModelError as err:
+        raise TrainingError(f"--vary {label}: {err}") from None
+
+
+def check_crops(base: CorpusData, config: TrainConfig, label: str) -> None:
+    """A ``context`` variant is scored on crops of its own length, which the clips must hold: checked before
+    anything trains (the crops themselves are cut again when the variant trains)."""
+    try:
+        for split in ("validation", base.table_split):
+            scoring_crops(base.corpus, split, base.tokenizer, config)
+    except DataError as err:
+        raise TrainingError(f"--vary {label}: {err}") from None
 
 
 def sweep_rows(runs: dict, variants: list[str], seeds: int) -> list[dict]:

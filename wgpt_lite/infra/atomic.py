@@ -80,44 +80,43 @@ def remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def writable_folder(path: str | os.PathLike, what: str = "folder") -> Path:
-    """Create ``path`` if needed and prove it takes a file; otherwise one clear ``DataError`` line.
+def writable_folder(path: str | os.PathLike, what: str = "folder", fix: str = "choose another place") -> Path:
+    """Create ``path`` if needed and prove it takes a file; otherwise one clear ``DataError`` line that ends in ``fix``.
 
     Called before long work starts (a read-only Google Drive, a typo'd ``--out`` onto a
-    file), so that nothing fails after an hour of training.
+    file), so that nothing fails after an hour of training. The probe is a file without a
+    name (Linux's ``O_TMPFILE``; elsewhere one unlinked as soon as it is made), so even a
+    kill mid-probe leaves nothing in ``path``.
     """
     path = Path(path).expanduser()
-    probe = temporary_sibling(path / ".write-test")
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe.write_bytes(b"")
-        probe.unlink()
+        tempfile.TemporaryFile(dir=path).close()
     except OSError as err:
-        raise _not_writable(path, what, err) from None
+        raise _not_writable(path, what, err, fix) from None
     return path
 
 
-def check_folder_can_be_written(path: Path, what: str) -> None:
+def check_folder_can_be_written(path: Path, what: str, fix: str = "choose another place") -> None:
     """One ``DataError`` line unless ``path`` is, or can be created as, a writable folder; creates nothing.
 
     For commands that must refuse a bad folder before any work, yet leave no folder behind
     when they fail for another reason; ``writable_folder`` creates it once the work starts.
+    ``fix`` ends the line: for a folder an environment variable chose, setting it elsewhere.
     """
     try:
         existing = next(folder for folder in (path, *path.parents) if folder.exists())
         if existing.is_dir():
             tempfile.TemporaryFile(dir=existing).close()  # creating the folder takes a write where it would go
     except OSError as err:
-        raise _not_writable(path, what, err) from None
+        raise _not_writable(path, what, err, fix) from None
     if not existing.is_dir():
         file = "it" if existing == path else existing
-        raise DataError(f"{path}: not usable as the {what}: {file} is a file; choose another place")
+        raise DataError(f"{path}: not usable as the {what}: {file} is a file; {fix}")
 
 
-def _not_writable(path: Path, what: str, err: OSError) -> DataError:
-    return DataError(
-        f"{path}: the {what} is not writable ({err.strerror or err}); choose another place or fix its permissions"
-    )
+def _not_writable(path: Path, what: str, err: OSError, fix: str) -> DataError:
+    return DataError(f"{path}: the {what} is not writable ({err.strerror or err}); {fix} or fix its permissions")
 
 
 @contextmanager

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from wgpt_lite.infra.atomic import check_folder_can_be_written
 from wgpt_lite.infra.encodec_shim import import_encodec
 from wgpt_lite.infra.errors import TokenizerError
 from wgpt_lite.infra.files import file_sha256, load_tensors
@@ -95,6 +96,10 @@ def _load_local_checkpoint(path: Path) -> dict:
 
 
 def download_checkpoint(encodec) -> dict:
+    """The published weights, downloaded into the torch hub cache; a cache folder that cannot be made is told
+    as such (a ``DataError`` naming TORCH_HOME, which ``auto`` does not take for missing weights)."""
+    hub = Path(torch.hub.get_dir()) / "checkpoints"
+    check_folder_can_be_written(hub, "torch hub cache (TORCH_HOME)", fix="set TORCH_HOME to another folder")
     url = encodec.utils._get_checkpoint_url(encodec.model.ROOT_URL, ENCODEC_CHECKPOINT)
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)  # torch hub's urlopen has no timeout of its own

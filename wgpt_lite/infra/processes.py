@@ -2,21 +2,24 @@
 
 - ``sigterm_as_ctrl_c()``: the command line runs each command inside it, so that ``kill PID``
   runs the ``finally`` blocks that delete temporary folders and stop worker pools.
-- ``end_with_parent()``: the first thing a worker process does (``builders.common.worker_pool``);
-  from then on it ends when the kit's process ends, however that ended (SIGKILL included).
+- ``end_with_parent()``: the first thing a worker process does (``builders.common.worker_pool``,
+  through ``ending_with_parent``, before the worker imports the kit); from then on it ends when
+  the kit's process ends, however that ended (SIGKILL included).
 - ``is_running(pid)``: whether a process is still there, so that only the temporaries of the
   dead are deleted (``atomic.clear_leftovers``).
 """
 
 from __future__ import annotations
 
+# The standard library only: spawned workers run this file on its own, before they import the kit
+# (``ending_with_parent``).
 import ctypes
 import multiprocessing
 import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 # The C library, for the two Linux calls Python has no wrapper for: prctl here, renameat2 in atomic.py.
@@ -71,6 +74,22 @@ def end_with_parent() -> None:
         threading.Thread(target=_exit_after, args=(parent,), daemon=True, name="end-with-parent").start()
     if not parent.is_alive():  # the parent died before we asked: no signal will come
         os._exit(1)
+
+
+def ending_with_parent(initializer: Callable[[], None]) -> dict:
+    """``ProcessPoolExecutor`` keywords for spawned workers that ``end_with_parent`` from their first moment,
+    then run ``initializer`` (a module-level function).
+
+    A spawned worker imports its initializer's module before it can run it: for any module of the kit,
+    seconds of torch, during which a kill of the kit would leave the worker running on. So the pool's
+    initializer is ``exec`` of two lines: the first runs this file on its own (``runpy``, no import of
+    the kit) and calls its ``end_with_parent``; the second imports ``initializer`` and runs it.
+    """
+    start = (
+        f"import runpy; runpy.run_path({__file__!r})['end_with_parent']()\n"
+        f"from {initializer.__module__} import {initializer.__name__}; {initializer.__name__}()\n"
+    )
+    return {"initializer": exec, "initargs": (start, {})}
 
 
 def _kernel_kills_on_parent_death() -> bool:

@@ -29,13 +29,12 @@ from wgpt_lite.audio import SAMPLE_RATE, save_audio
 from wgpt_lite.data.corpora import SILENT_PEAK
 from wgpt_lite.infra.errors import AudioError, DataError
 from wgpt_lite.infra.files import inside
-from wgpt_lite.infra.processes import end_with_parent
+from wgpt_lite.infra.processes import ending_with_parent
 
 MAX_PIECE_SECONDS = 120  # at most 2 minutes of a piece (music21 score or MAESTRO recording)
 
 
 def _worker_init() -> None:
-    end_with_parent()  # a killed build leaves no worker behind, whatever killed it
     torch.set_num_threads(1)  # the pool is the parallelism; nested threads would fight over 2 cores
 
 
@@ -52,7 +51,8 @@ def worker_pool(jobs: int) -> Iterator[Executor]:
         pool = ThreadPoolExecutor(1)
     else:
         # spawn, not fork: a forked child of a process that already ran torch's OpenMP can hang
-        pool = ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_worker_init)
+        # ending_with_parent: a killed build leaves no worker behind, whatever killed it and whenever
+        pool = ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), **ending_with_parent(_worker_init))
     try:
         yield pool
     except BaseException:

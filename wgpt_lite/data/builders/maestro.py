@@ -208,7 +208,14 @@ def fetch_maestro(
         )
     if hours <= 0:
         raise DataError(f"--hours must be positive, got {hours:g}")
-    dest = writable_folder(dest or default_maestro_dir(), "--dest folder")
+    if dest:
+        dest = writable_folder(dest, "--dest folder")
+    else:
+        dest = writable_folder(
+            default_maestro_dir(),
+            "download folder (WGPT_DOWNLOADS, else under WGPT_HOME)",
+            fix="set WGPT_DOWNLOADS to another folder (or give --dest)",
+        )
     if not (dest / MAESTRO_CSV).is_file():
         download(csv_url, dest / MAESTRO_CSV, timeout)
     pieces = plan_pieces(read_pieces(dest), split_budgets(hours * 60))
