@@ -13,7 +13,7 @@ refused in one line instead of giving a normal-looking wrong number:
 - JSON files (results, summaries, ``extraction.json``): ``write_json`` adds the same key,
   the sha256 of the object's canonical JSON, and ``read_json`` checks it.
 - folders of files another library writes (a feature cache's Arrow files): their marker JSON,
-  written last, holds each file's sha256 (``folder_digests``, ``check_folder``).
+  written last, holds each file's sha256 (``folder_digests``, ``folder_difference``).
 - an append-only JSON-lines log (``metrics.jsonl``): a checkpoint records how many lines it
   had and their sha256 (``log_mark``); a resume keeps exactly those lines or refuses
   (``restore_log``), and a reader names a line that does not parse (``read_json_lines``).
