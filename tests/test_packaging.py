@@ -1,12 +1,17 @@
 """The install files agree with each other, and CI runs what the README promises."""
 
 import ast
+import os
 import re
+import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 
+import pytest
 import tomllib
 
+from wgpt_lite import cli
 from wgpt_lite.infra import install
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,3 +119,55 @@ def test_setup_refreshes_apt_and_shows_its_output_and_does_nothing_when_all_is_i
     assert apt_calls(monkeypatch, []) == []  # idempotent: a second run installs nothing
     assert apt_calls(monkeypatch, ["pkg-a"], root=False) == []  # not root: the commands are printed instead
     assert "sudo apt-get update -q && sudo apt-get install" in capsys.readouterr().err
+
+
+def test_setup_runs_from_the_standard_library_alone_until_it_installs(tmp_path):
+    """As on a machine before set-up (Colab has torch but no soundfile): ``-S`` leaves site-packages out, and a
+    stand-in for each of the kit's main dependencies on PYTHONPATH fails to import all the same."""
+    for name in ("torch", "soundfile", "soxr", "numpy"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text(f"raise ImportError('{name} is not installed yet')\n")
+    result = subprocess.run(
+        [sys.executable, "-S", "-m", "wgpt_lite", "setup", "--dry-run"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"$ pip install -e {ROOT}[" in result.stderr, result.stderr  # got to its install step
+    assert f"$ pip install --no-deps {install.ENCODEC}   [dry run: not run]" in result.stderr
+
+
+def test_only_python_m_wgpt_lite_setup_is_taken_for_the_set_up(monkeypatch):
+    python = sys.executable
+    cases = [
+        (["-m", "setup"], [python, "-m", "wgpt_lite", "setup"], True),
+        (["-m", "setup", "--no-pip"], [python, "-u", "-m", "wgpt_lite", "setup", "--no-pip"], True),
+        (["-m", "env"], [python, "-m", "wgpt_lite", "env"], False),
+        (["-m", "setup"], [python, "-m", "another_tool", "setup"], False),  # a tool that imports the kit
+        (["script.py", "-m", "setup"], [python, "script.py", "-m", "wgpt_lite", "setup"], False),
+    ]
+    for argv, orig_argv, expected in cases:
+        monkeypatch.setattr(sys, "argv", argv)
+        monkeypatch.setattr(sys, "orig_argv", orig_argv)
+        assert install.setup_requested() is expected, orig_argv
+
+
+def test_the_cli_setup_command_is_the_same_command(monkeypatch, capsys):
+    """``wgpt-lite setup`` (the script) goes through cli.py with install's own options."""
+    monkeypatch.setattr(install, "missing_packages", lambda: [])
+    monkeypatch.setattr(install, "on_colab", lambda: False)
+    monkeypatch.setattr(install.subprocess, "run", lambda *a, **k: pytest.fail("a dry run ran a command"))
+    assert cli.main(["setup", "--dry-run"]) == 0
+    assert f"$ pip install --no-deps {install.ENCODEC}   [dry run: not run]" in capsys.readouterr().err
+
+
+def test_a_failed_install_is_one_line_naming_the_command(monkeypatch, capsys):
+    def fail(pip, dry_run):
+        raise subprocess.CalledProcessError(1, ["pip", "install", "-e", "."])
+
+    monkeypatch.setattr(install, "setup", fail)
+    assert install.main([]) == 1
+    assert capsys.readouterr().err == "error: `pip install -e .` failed with exit status 1 (its output is above)\n"

@@ -14,9 +14,19 @@ The public API follows the story the notebooks tell, one step per line::
     scored = wl.score_folder(["results/mini-melvq/mini-speech/hybrid/best.pt"], "my_audio/")  # your audio
 
 Heavy or optional packages (encodec, datasets, matplotlib, jupyter) load only when used.
+``python -m wgpt_lite setup`` installs the others, so it starts before them: Python imports
+this file before the package's ``__main__``, and the set-up is handed over here, from the
+standard library alone (``wgpt_lite/infra/install.py``).
 """
 
 __version__ = "0.1.0"
+
+import sys
+
+from wgpt_lite.infra import install
+
+if install.setup_requested():
+    sys.exit(install.main(sys.argv[2:]))
 
 from wgpt_lite.audio import (
     FRAME_RATE,

@@ -146,14 +146,11 @@ def _add_env(commands) -> None:
 
 
 def _add_setup(commands) -> None:
-    parser = commands.add_parser(
-        "setup",
-        help="install the system packages and the kit (what a notebook's Colab cell runs)",
-        description=f"Install the Debian packages listed in {install.PACKAGE_LIST.name} (as root; otherwise print "
-        f"the apt-get command), then pip install -e .[{install.PIP_EXTRAS}] of this clone.",
-    )
-    parser.add_argument("--no-pip", dest="pip", action="store_false", help="only the system packages")
-    parser.set_defaults(func=lambda args: install.setup(pip=args.pip))
+    # `python -m wgpt_lite setup` never gets here (wgpt_lite/__init__.py hands it to install.main before the kit's
+    # imports); this is the same command for `wgpt-lite setup` and for the list of commands in --help.
+    parser = commands.add_parser("setup", help=install.SETUP_HELP, description=install.SETUP_DESCRIPTION)
+    install.add_setup_arguments(parser)
+    parser.set_defaults(func=lambda args: install.setup(pip=args.pip, dry_run=args.dry_run))
 
 
 def _add_demo(commands) -> None:
