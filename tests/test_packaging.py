@@ -5,11 +5,14 @@ import os
 import re
 import subprocess
 import sys
+import warnings
 from importlib import metadata
 from pathlib import Path
 
 import pytest
 import tomllib
+from setuptools.config import pyprojecttoml
+from setuptools.dist import Distribution
 
 from wgpt_lite import cli
 from wgpt_lite.infra import install
@@ -43,6 +46,16 @@ def environment_requirements() -> set[tuple[str, str]]:
 
 def test_environment_yml_lists_the_same_packages_as_pyproject():
     assert environment_requirements() == pyproject_requirements()
+
+
+def test_the_package_metadata_reads_without_a_setuptools_warning(monkeypatch):
+    """pip shows the build backend's warnings: a deprecated licence table printed ~50 lines in every set-up cell."""
+    monkeypatch.chdir(ROOT)  # license-files are found from the project's folder
+    dist = Distribution()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pyprojecttoml.apply_configuration(dist, ROOT / "pyproject.toml")
+    assert dist.metadata.license_expression == "MIT" and dist.metadata.license_files == ["LICENSE"]
 
 
 def test_torch_is_held_to_the_local_cpu_wheel():
