@@ -58,7 +58,16 @@ def layer(module: str) -> str:
 
 
 def test_import_wgpt_lite_stays_light():
-    heavy = ["encodec", "datasets", "matplotlib", "IPython", "jupyter_client", "music21", "wgpt_lite.data.builders"]
+    heavy = [
+        "encodec",
+        "datasets",
+        "matplotlib",
+        "IPython",
+        "ipywidgets",
+        "jupyter_client",
+        "music21",
+        "wgpt_lite.data.builders",
+    ]
     code = f"import sys, wgpt_lite; print([m for m in {heavy!r} if m in sys.modules])"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"

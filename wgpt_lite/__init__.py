@@ -57,7 +57,7 @@ from wgpt_lite.data.feature_cache import corpus_tokenizer, features
 from wgpt_lite.display.environment import environment_report, format_report
 from wgpt_lite.display.inversion import mel_to_audio, tokens_to_audio
 from wgpt_lite.display.plots import plot_curves, plot_gain_over_spectrogram, plot_mel_gain
-from wgpt_lite.display.widgets import gain_explorer, spectrogram_explorer
+from wgpt_lite.display.widgets import gain_explorer, ready_colab_widgets, spectrogram_explorer
 from wgpt_lite.experiment.baselines import BASELINES, fit_baseline, score_baseline
 from wgpt_lite.experiment.budget import budget_line, comparison_seconds, measure_step_seconds
 from wgpt_lite.experiment.causality import future_leak, mel_influence, model_future_leak
@@ -145,3 +145,7 @@ from wgpt_lite.train import (
     train,
     update,
 )
+
+# Colab draws ipywidgets 8, which the `teaching` extra brings, only through its custom widget manager: on
+# before the first progress bar or explorer. Outside a Colab kernel this does nothing.
+ready_colab_widgets()

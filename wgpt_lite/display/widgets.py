@@ -2,7 +2,8 @@
 
 In JupyterLab or Colab with ipywidgets 7 or 8, ``spectrogram_explorer`` gives sliders
 and an audio player (only widgets both versions have). Colab shows ipywidgets 7 as it
-is; ipywidgets 8 there needs Colab's custom widget manager, which is switched on first.
+is; ipywidgets 8 there needs Colab's custom widget manager, which ``ready_colab_widgets``
+switches on when the kit is imported (tqdm's notebook bars need it too).
 Where there is no widget front end (ipywidgets missing or older than 7, a plain Python
 shell, an HTML export), it draws the starting view as a static figure instead of failing.
 """
@@ -29,8 +30,32 @@ def widgets_available() -> bool:
     shell = get_ipython()
     if shell is None or "IPKernelApp" not in shell.config or widgets_major(ipywidgets) < 7:
         return False
-    if "google.colab" in sys.modules and widgets_major(ipywidgets) >= 8:
-        sys.modules["google.colab"].output.enable_custom_widget_manager()  # Colab renders 8 only through it
+    ready_colab_widgets()
+    return True
+
+
+def ready_colab_widgets() -> bool:
+    """In a Colab kernel whose ipywidgets is 8 or later, turn on Colab's custom widget manager; True if it did.
+
+    Colab's front end draws its own ipywidgets 7 as it is, and 8 only through that manager, which is
+    off by default: without it an explorer, or a tqdm notebook bar (made of ipywidgets), shows nothing.
+    The assignments' ``teaching`` extra brings 8 (otter-grader 7 requires ``ipywidgets>=8.1.5``, and
+    keeping 7 would mean an Otter two versions older than the one that builds the autograders), so
+    ``import wgpt_lite`` calls this before any bar or explorer is shown. The version checked is the one
+    this kernel imports: ipywidgets 7 loaded before an upgrade stays in use until a restart, and needs
+    nothing. Elsewhere (``google.colab`` not loaded in this process) it does nothing and imports nothing.
+    """
+    if sys.modules.get("google.colab") is None:
+        return False
+    try:
+        import ipywidgets
+    except ImportError:
+        return False
+    if widgets_major(ipywidgets) < 8:
+        return False
+    from google.colab import output
+
+    output.enable_custom_widget_manager()
     return True
 
 

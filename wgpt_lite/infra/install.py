@@ -21,7 +21,9 @@ What pip does respects the machine's own deep-learning stack:
   kit never needs (``wgpt_lite.tokenizers.import_encodec``), and which would drag in
   another torch where it is missing;
 - on Colab, which brings its own notebook front end and ipywidgets 7, the
-  ``notebooks`` extra (JupyterLab, ipywidgets 8) is left out.
+  ``notebooks`` extra (JupyterLab, ipywidgets 8) is left out. (The assignments'
+  ``teaching`` extra brings ipywidgets 8 all the same; ``import wgpt_lite`` then makes
+  Colab draw it: ``wgpt_lite.display.widgets.ready_colab_widgets``.)
 
 The package list lives in one file, ``wgpt_lite/infra/system_packages.txt``; ``make setup`` runs
 this file as a script (``python3 wgpt_lite/infra/install.py``) for the same apt step.
