@@ -14,6 +14,7 @@ import pytest
 import torch
 
 import wgpt_lite as wl
+from wgpt_lite import codec
 from wgpt_lite.cli import main
 from wgpt_lite.data import corpora
 from wgpt_lite.experiment.reproduce import score_checkpoint
@@ -95,6 +96,7 @@ def files_read_by_evaluate(trained) -> list[Path]:
         *sorted((trained.home / "tokenizers").glob("*.pt")),
         trained.sample / "speech" / "manifest.jsonl",
         trained.sample / "speech" / "summary.json",
+        trained.home / "fingerprints" / "sample-speech.json",  # the clips' hashes, remembered
     ]
 
 
@@ -200,3 +202,27 @@ def test_sealed_torch_and_json_files_are_refused_when_damaged_or_unsealed(tmp_pa
     json_file.write_text(json.dumps({"rows": []}))
     with pytest.raises(WgptError, match="carries no content digest"):
         read_json(json_file, "results", "again")
+
+
+def test_a_file_added_beside_a_feature_cache_is_not_damage(trained, evaluate):
+    cache = next((trained.home / "features").glob("sample-speech-validation-melvq-*"))
+    added = cache / "cache-0123456789abcdef.arrow"  # where datasets keeps a map() of the dataset
+    added.write_bytes(b"a map's cache")
+    try:
+        assert evaluate() == trained.scores
+    finally:
+        added.unlink()
+
+
+def test_the_committed_codec_weights_damaged_are_refused_with_the_way_back(tmp_path, monkeypatch):
+    weights = tmp_path / codec.WEIGHTS.name
+    shutil.copy(codec.WEIGHTS, weights)
+    monkeypatch.setattr(codec, "WEIGHTS", weights)
+    expected = content_digest(codec.load_codec(weights)[0].state_dict())
+    outcomes = set()
+    for data in damages(weights.read_bytes()).values():
+        with damaged(weights, data):
+            outcomes.add(refused_or_same(lambda: content_digest(codec.load_codec(weights)[0].state_dict()), expected))
+    assert "refused" in outcomes
+    with damaged(weights, flipped(weights.read_bytes(), 0.5)), pytest.raises(WgptError, match="git checkout"):
+        codec.load_codec(weights)

@@ -62,7 +62,7 @@ from wgpt_lite.experiment.reproduce import (
 )
 from wgpt_lite.experiment.sweep import SETTINGS, parse_variations, sweep
 from wgpt_lite.infra import distributed, install
-from wgpt_lite.infra.atomic import check_folder_can_be_written, writable_folder
+from wgpt_lite.infra.atomic import atomic_path, check_folder_can_be_written, writable_folder
 from wgpt_lite.infra.device import pick_device
 from wgpt_lite.infra.errors import CheckpointError, DataError, ModelError, TokenizerError, WgptError
 from wgpt_lite.infra.files import write_json
@@ -756,7 +756,8 @@ def _cmd_continue(args) -> None:
     out = writable_folder(args.out, "--out folder")
     save_audio(out / f"{name}.wav", audio)
     ax = plot_continuation(log_mel(audio), wav.shape[-1] // HOP, title=f"{name}: prompt | continuation")
-    ax.figure.savefig(out / f"{name}.png", dpi=100, bbox_inches="tight")
+    with atomic_path(out / f"{name}.png") as tmp:
+        ax.figure.savefig(tmp, dpi=100, bbox_inches="tight", format="png")
     print(f"wrote {out / name}.wav and .png ({tokenizer.name} tokens, {result.tokens.shape[-1]} frames)")
 
 

@@ -186,10 +186,17 @@ def load_codec(path: str | os.PathLike = WEIGHTS) -> tuple[Codec, dict]:
         )
 
     def refuse(reason: str) -> TokenizerError:
-        return TokenizerError(f"{path}: not a codec weights file the kit wrote ({reason}); export it again")
+        fix = (
+            "restore the kit's file (git checkout -- wgpt_lite/weights, or reinstall wgpt_lite)"
+            if path.resolve() == WEIGHTS.resolve()
+            else "export it again"
+        )
+        return TokenizerError(f"{path}: not a codec weights file the kit wrote ({reason}); {fix}")
 
     blob = load_tensors(path, refuse, sealed=False)  # weights only: a weights file cannot run code
     if is_sealed(blob) or file_sha256(path) not in SEALED_BY_CARD:
+        if not is_sealed(blob) and path.resolve() == WEIGHTS.resolve():
+            raise refuse("its sha256 is not the one its card names: the file was damaged or replaced")
         blob = unseal(blob, refuse)
     try:
         model = Codec(CodecConfig(**{**blob["config"], "ratios": tuple(blob["config"]["ratios"])}))

@@ -224,7 +224,7 @@ def checked_record(folder: Path, marker: str, what: str, again: str) -> dict:
     otherwise one ``DataError`` line naming the folder and the fix (delete it, and ``again``)."""
     fix = f"delete {folder} and {again}"
     record = read_json(folder / marker, f"{what}'s record", fix)
-    difference = folder_difference(folder, record["files"], marker)
+    difference = folder_difference(folder, record["files"])
     if difference:
         raise DataError(f"{folder}: {what} differs from what was written ({difference}); {fix}")
     return record
@@ -255,6 +255,8 @@ def extract_features(corpus: str, split: str, tokenizer="auto", worker: int = 0,
         shard = shards / shard_name(number)
         if (final / EXTRACTION).is_file():
             break
+        if made_before_seals(shard / SHARD_DONE):
+            remove(shard)  # an older kit's shard, with no digests to check it by: extracted again
         if not (shard / SHARD_DONE).is_file():
             part = rows[number * SHARD_CLIPS : (number + 1) * SHARD_CLIPS]
             desc = f"{corpus}/{split} features" + (f", shard {number + 1}/{count}" if count > 1 else "")

@@ -16,6 +16,7 @@ import torch
 from wgpt_lite.audio import FRAME_RATE, SAMPLE_RATE, load_audio, log_mel
 from wgpt_lite.data.corpora import clip_file, corpus_dir, read_manifest
 from wgpt_lite.display.plots import frontend_figure
+from wgpt_lite.infra.atomic import atomic_path
 from wgpt_lite.infra.errors import WgptError
 from wgpt_lite.tokenizers import get_tokenizer
 
@@ -61,7 +62,8 @@ def front_end_demo(
     )
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
     return "\n".join(
         [
             f"clip       {source}: {wav.shape[0]} samples at {SAMPLE_RATE} Hz",

@@ -16,6 +16,7 @@ import os
 import torch
 
 from wgpt_lite.audio import FRAME_RATE, HOP, N_FFT, SAMPLE_RATE, log_mel, mel_filters
+from wgpt_lite.infra.atomic import atomic_path
 from wgpt_lite.presets import MODELS
 
 MEL_UNITS = "(log10 power + 4) / 4"  # the normalised log-mel, audio.log_scale
@@ -337,7 +338,8 @@ def finish_figure(fig, path: str | os.PathLike | None):
         ax.grid(alpha=0.3)
         ax.legend()
     if path is not None:
-        fig.savefig(path, dpi=120)
+        with atomic_path(path) as tmp:  # a kill never leaves half a figure beside the results
+            fig.savefig(tmp, dpi=120, format="png")
     return fig
 
 

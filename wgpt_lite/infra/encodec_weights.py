@@ -43,7 +43,7 @@ def _missing_weights_message(reason: str) -> str:
         f"EnCodec 24 kHz weights not found ({reason}). Put the file {ENCODEC_CHECKPOINT} either in "
         f"{first} (the torch hub cache, under $TORCH_HOME) or in a folder named by the environment "
         f"variable WGPT_ENCODEC_DIR ({second}). Any online machine downloads it with: "
-        'python -c "from encodec import EncodecModel; EncodecModel.encodec_model_24khz()". '
+        "python -m wgpt_lite data features sample-speech --tokenizer encodec (the download checks its sha256). "
         "Offline, use get_tokenizer('codec'), the kit's own codec, instead."
     )
 
@@ -104,7 +104,10 @@ def download_checkpoint(encodec) -> dict:
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)  # torch hub's urlopen has no timeout of its own
     try:
-        return torch.hub.load_state_dict_from_url(url, map_location="cpu", check_hash=True, progress=True)
+        # weights_only: the downloaded file is unpickled as tensors only, like every file the kit loads
+        return torch.hub.load_state_dict_from_url(
+            url, map_location="cpu", check_hash=True, progress=True, weights_only=True
+        )
     except Exception as err:
         raise TokenizerError(_missing_weights_message(f"download failed: {err}")) from err
     finally:

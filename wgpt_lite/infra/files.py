@@ -205,17 +205,14 @@ def folder_digests(folder: str | os.PathLike, marker: str) -> dict[str, str]:
     }
 
 
-def folder_difference(folder: str | os.PathLike, recorded: dict[str, str], marker: str) -> str:
+def folder_difference(folder: str | os.PathLike, recorded: dict[str, str]) -> str:
     """What differs between ``folder``'s files now and the digests ``folder_digests`` recorded; "" when nothing."""
-    now = folder_digests(folder, marker)
-    missing = sorted(set(recorded) - set(now))
-    added = sorted(set(now) - set(recorded))
-    changed = sorted(name for name in set(now) & set(recorded) if now[name] != recorded[name])
-    parts = [
-        f"{name} {how}"
-        for names, how in ((changed, "damaged"), (missing, "missing"), (added, "added"))
-        for name in names
-    ]
+    folder = Path(folder)
+    # Only the recorded files: one added beside them (datasets writes a map's cache-*.arrow into the
+    # dataset's folder) is not part of what is read.
+    missing = sorted(name for name in recorded if not (folder / name).is_file())
+    changed = sorted(name for name in recorded if name not in missing and file_sha256(folder / name) != recorded[name])
+    parts = [f"{name} {how}" for names, how in ((changed, "damaged"), (missing, "missing")) for name in names]
     return ", ".join(parts[:3]) + (f" and {len(parts) - 3} more" if len(parts) > 3 else "")
 
 

@@ -151,7 +151,9 @@ class RunFolder(Hooks):
     def result(self, state: TrainState) -> dict:
         if state.config.patience and self.stopping["best_step"] is not None:
             # The run's result is its best evaluation: the model leaves with those weights.
-            load_weights(state.model, load_checkpoint(self.dir / BEST), self.dir / BEST)
+            best = load_checkpoint(self.dir / BEST, self.made_from)  # this run's data, this run's model
+            check_identity(best, self.run, state.model, state.config, self.dir / BEST)
+            load_weights(state.model, best, self.dir / BEST)
             return next(r for r in read_metrics(self.dir / METRICS, "eval") if r["step"] == self.stopping["best_step"])
         return super().result(state)
 
