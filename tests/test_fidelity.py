@@ -139,10 +139,21 @@ def test_controls_really_change_the_mel():
         and control_mel(mel, "behind")[:, 0].abs().sum() == 0
     )
     assert torch.equal(control_mel(mel, "ahead")[:, :-1], mel[:, 1:])
+    lagged = control_mel(mel, "lagged")
+    assert torch.equal(lagged[:, 3:], mel[:, :-3]) and lagged[:, :3].abs().sum() == 0
     tokens = torch.randint(0, 8, (4, 6))
     assert control_batch((tokens, mel), "zeros")[0] is tokens, "the tokens never change"
     with pytest.raises(TrainingError, match="unknown mel control 'future'; choose one of true, other-clip"):
         control_mel(mel, "future")
+
+
+def test_the_controls_table_shows_what_every_corpus_was_scored_with():
+    before_lagged = {"true": 3.0, "other-clip": 6.5, "zeros": 7.0, "behind": 3.2, "ahead": 3.1}  # a stored study's
+    table = wl.controls_table({"mini-music": {"nll": before_lagged}, "mini-speech": {"nll": before_lagged}})
+    assert table.splitlines()[0] == "| data | true | other-clip | zeros | behind | ahead |"
+    assert "| mini-music | 3.000 | 6.500 (+3.500) | 7.000 (+4.000) | 3.200 (+0.200) | 3.100 (+0.100) |" in table
+    now = wl.controls_table({"mini-music": {"nll": {**before_lagged, "lagged": 3.4}}})
+    assert now.splitlines()[0].endswith("| ahead | lagged |") and now.splitlines()[2].endswith("| 3.400 (+0.400) |")
 
 
 def test_training_with_a_control_feeds_the_model_that_mel(speech, tmp_path):
@@ -204,9 +215,10 @@ def test_fusion_by_sum_is_causal_and_full_width():
 
 
 def test_variations_parse_or_are_refused_in_one_line():
-    assert parse_variations(["context=64", "mel_control=ahead"]) == [
+    assert parse_variations(["context=64", "mel_control=ahead,lagged"]) == [
         ("context=64", {"context": 64}),
         ("mel_control=ahead", {"mel_control": "ahead"}),
+        ("mel_control=lagged", {"mel_control": "lagged"}),
     ]
     for bad, message in (
         ("width=3", "SETTING one of d_mel"),
