@@ -54,6 +54,7 @@ from wgpt_lite.experiment.results import (
     results_table,
     run_folder,
     verdict_lines,
+    verdict_rule,
 )
 from wgpt_lite.experiment.stats import token_streams
 from wgpt_lite.infra import distributed
@@ -262,7 +263,7 @@ def write_results(
         f"{budget_sentence(config, seeds)}\n\n"
         "## Differences, paired by seed (negative: the first model is better)\n\n"
         f"{differences_table(differences)}\nVerdict on the paper's claim (95% intervals over seeds):\n\n"
-        f"{verdict_lines(differences, tokenizer)}\n"
+        f"{verdict_lines(differences, tokenizer)}\n{verdict_rule()}\n"
         "## Controls: the hybrid scored with its mel replaced (test NLL, mean over seeds)\n\n"
         f"{controls_table(controls)}\n{provenance_lines(made_from, code_version())}",
     )
