@@ -1,13 +1,16 @@
 """Seeds, intervals, early stopping, controls, baselines and sweeps: what makes the comparison trustworthy."""
 
+import itertools
 import json
 import math
+import re
 
 import pytest
 import torch
 
 import wgpt_lite as wl
 from wgpt_lite.batches import control_batch, control_mel
+from wgpt_lite.experiment import results
 from wgpt_lite.experiment.baselines import fit_bigram, fit_repeat, score_baseline
 from wgpt_lite.experiment.controls import position_nll
 from wgpt_lite.experiment.reproduce import CorpusData, scoring_crops, train_model
@@ -17,6 +20,7 @@ from wgpt_lite.experiment.sweep import parse_variations, sweep
 from wgpt_lite.infra.device import pick_device, pick_precision
 from wgpt_lite.infra.errors import ModelError, TrainingError
 from wgpt_lite.infra.files import save_tensors
+from wgpt_lite.infra.settings import REPO_ROOT
 from wgpt_lite.runs.checkpoint import BEST, CHECKPOINT, load_checkpoint
 from wgpt_lite.runs.run_folder import METRICS, read_metrics
 
@@ -66,15 +70,134 @@ def test_differences_are_paired_by_seed_with_one_sign_convention():
 @pytest.mark.parametrize(
     ("mean", "half_width", "paper", "verdict"),
     [
-        (-0.3, 0.1, -0.26, "reproduced"),
-        (0.2, 0.1, -0.26, "contradicted"),
+        (-0.3, 0.1, -0.26, "agrees"),  # the paper says "beats": the whole interval below 0
+        (0.2, 0.1, -0.26, "contradicts"),
         (-0.05, 0.1, -0.26, "inconclusive"),
-        (0.02, 0.02, -0.01, "reproduced"),  # the paper's tie (hybrid vs GPT-L on speech): within ±0.05
-        (0.1, 0.02, -0.01, "contradicted"),
+        (-0.017, 0.019, -0.01, "agrees"),  # the paper says "matches": the whole interval within ±MARGIN
+        (0.02, 0.02, -0.01, "agrees"),
+        (-0.750, 0.186, -0.01, "better than the paper"),  # wholly below -MARGIN: not a match, better
+        (-0.04, 0.03, -0.01, "inconclusive"),  # not worse than a match, and not shown to be one
+        (0.1, 0.02, -0.01, "contradicts"),
+        (0.03, 0.03, -0.01, "inconclusive"),
+        (-0.3, None, -0.26, "inconclusive"),  # one seed: no interval
     ],
 )
 def test_verdicts_follow_the_interval(mean, half_width, paper, verdict):
     assert claim_verdict({"mean": mean, "half_width": half_width, "paper": paper}) == verdict
+
+
+PLACE = r"(below|above|within ±) ?([-+]?\d+(?:\.\d+)?)"
+
+
+def rule_as_written(text: str) -> list:
+    """The verdict rule read back from its words alone: per "Where the paper says ..." the paper's place and
+    each verdict's place for the interval."""
+    sections = text.split("Otherwise")[0].split("Where the paper says")[1:]
+    return [
+        (
+            re.search(r"its difference " + PLACE, section).groups(),
+            re.findall(r"\*([^*]+)\* when the interval lies " + PLACE, section),
+        )
+        for section in sections
+    ]
+
+
+def lies_as_written(low: float, high: float, where: str, number: str) -> bool:
+    bound = float(number)
+    return {"below": high < bound, "above": low > bound, "within ±": -bound < low and high < bound}[where]
+
+
+def verdict_as_written(rule: list, mean: float, half_width: float, paper: float) -> str:
+    for paper_place, clauses in rule:
+        if lies_as_written(paper, paper, *paper_place):
+            return next(
+                (v for v, *place in clauses if lies_as_written(mean - half_width, mean + half_width, *place)),
+                "inconclusive",
+            )
+    raise AssertionError(f"the written rule says nothing of a paper difference {paper}")
+
+
+@pytest.mark.parametrize("margin", [results.MARGIN, 0.2])
+def test_the_rule_in_words_is_the_rule_the_code_applies(margin, monkeypatch):
+    monkeypatch.setattr(results, "MARGIN", margin)
+    text = wl.verdict_rule()
+    assert f"within ±{margin:.2f}" in text and f"{margin:.2f} nats/token" in text
+    rule = rule_as_written(text)
+    assert [len(clauses) for _, clauses in rule] == [len(r) for r in results.VERDICT_RULE.values()]
+    for paper in (-0.26, -0.25, -0.09, -0.08, -0.01, 0.0, 0.013, -0.043, -0.19):
+        for mean in [k * 0.0137 for k in range(-60, 61)]:
+            for half_width in (0.004, 0.019, 0.046, 0.105, 0.31):
+                gap = {"mean": mean, "half_width": half_width, "paper": paper}
+                assert claim_verdict(gap) == verdict_as_written(rule, mean, half_width, paper), gap
+    written_order = re.search(r"the first of (.*?) that", text).group(1)
+    assert re.findall(r"\*([^*]+)\*", written_order) == list(results.CORPUS_ORDER)
+
+
+EXAMPLE = {  # a hybrid comparison with each verdict, against a paper that says "matches" (-0.01)
+    "agrees": (0.0, 0.02),
+    "better than the paper": (-0.3, 0.02),
+    "contradicts": (0.3, 0.02),
+    "inconclusive": (0.0, 0.3),
+}
+
+
+def test_a_corpus_takes_the_first_verdict_of_its_two_parts_in_the_written_order():
+    order = re.findall(r"\*([^*]+)\*", re.search(r"the first of (.*?) that", wl.verdict_rule()).group(1))
+    for first, second in itertools.product(EXAMPLE, repeat=2):
+        gaps = [
+            {"corpus": "mini-speech", "first": "hybrid", "second": other, "mean": m, "half_width": h, "paper": -0.01}
+            for other, (m, h) in (("gpt-s", EXAMPLE[first]), ("gpt-l", EXAMPLE[second]))
+        ]
+        expected = next(v for v in order if v in (first, second))
+        assert wl.corpus_verdicts(gaps) == {"mini-speech": expected}
+        assert wl.corpus_verdicts(gaps[:1]) == {"mini-speech": "inconclusive"}, "both parts, or no verdict"
+
+
+def study(tokenizer: str, corpus: str, paper: str, gpt_s: tuple, gpt_l: tuple) -> dict:
+    kind = results.PAPER_RESULTS[paper]
+    return {
+        "tokenizer": tokenizer,
+        "differences": [
+            {"corpus": corpus, "first": "hybrid", "second": second, "mean": m, "half_width": h, "n": 3,
+             "paper": kind["hybrid"]["nll"] - kind[second]["nll"]}
+            for second, (m, h) in (("gpt-s", gpt_s), ("gpt-l", gpt_l))
+        ],
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("tokenizer", "corpus", "paper", "gpt_s", "gpt_l", "label"),
+    [  # the two mini studies of docs/results.md, as their results.json hold them
+        ("codec", "mini-speech", "speech", (-0.335, 0.090), (-0.220, 0.081),
+         "better than the paper says, on the kit's codec tokens, not EnCodec"),
+        ("codec", "mini-music", "music", (-0.372, 0.062), (0.011, 0.105), "inconclusive on the kit's codec tokens"),
+        ("melvq", "mini-speech", "speech", (-0.694, 0.078), (-0.750, 0.186),
+         "better than the paper says, by construction of the melvq stand-in"),
+        ("melvq", "mini-music", "music", (-0.398, 0.046), (-0.381, 0.032),
+         "consistent with the paper, by construction of the melvq stand-in"),
+        ("encodec", "librispeech", "speech", (-0.09, 0.02), (-0.01, 0.02), "reproduced with EnCodec tokens"),
+    ],
+)  # fmt: skip
+def test_each_verdict_is_labelled_with_what_its_tokens_can_show(tokenizer, corpus, paper, gpt_s, gpt_l, label):
+    made = study(tokenizer, corpus, paper, gpt_s, gpt_l)
+    assert f"| {corpus} | {tokenizer} |" in wl.verdict_table([made]) and wl.verdict_table([made]).endswith(
+        f"| {label} |\n"
+    )
+    assert wl.verdict_lines(made["differences"], tokenizer).startswith(f"- **{corpus}: {label}**: hybrid − GPT-S")
+
+
+def test_every_label_names_its_tokens_and_melvq_is_never_called_reproduced():
+    named = {"encodec": "EnCodec tokens", "codec": "the kit's codec tokens", "melvq": "the melvq stand-in"}
+    for tokenizer, labels in results.VERDICT_LABELS.items():
+        assert sorted(labels) == sorted(results.CORPUS_ORDER)
+        assert all(named[tokenizer] in label for label in labels.values()), labels
+    assert not any("reproduced" in label for label in results.VERDICT_LABELS["melvq"].values())
+    assert all("by construction" in results.VERDICT_LABELS["melvq"][v] for v in ("agrees", "better than the paper"))
+
+
+def test_the_results_page_states_the_rule_the_code_applies():
+    page = (REPO_ROOT / "docs" / "results.md").read_text()
+    assert wl.verdict_rule().strip() in page
 
 
 # --- early stopping ---------------------------------------------------------------------
@@ -139,10 +262,21 @@ def test_controls_really_change_the_mel():
         and control_mel(mel, "behind")[:, 0].abs().sum() == 0
     )
     assert torch.equal(control_mel(mel, "ahead")[:, :-1], mel[:, 1:])
+    lagged = control_mel(mel, "lagged")
+    assert torch.equal(lagged[:, 3:], mel[:, :-3]) and lagged[:, :3].abs().sum() == 0
     tokens = torch.randint(0, 8, (4, 6))
     assert control_batch((tokens, mel), "zeros")[0] is tokens, "the tokens never change"
     with pytest.raises(TrainingError, match="unknown mel control 'future'; choose one of true, other-clip"):
         control_mel(mel, "future")
+
+
+def test_the_controls_table_shows_what_every_corpus_was_scored_with():
+    before_lagged = {"true": 3.0, "other-clip": 6.5, "zeros": 7.0, "behind": 3.2, "ahead": 3.1}  # a stored study's
+    table = wl.controls_table({"mini-music": {"nll": before_lagged}, "mini-speech": {"nll": before_lagged}})
+    assert table.splitlines()[0] == "| data | true | other-clip | zeros | behind | ahead |"
+    assert "| mini-music | 3.000 | 6.500 (+3.500) | 7.000 (+4.000) | 3.200 (+0.200) | 3.100 (+0.100) |" in table
+    now = wl.controls_table({"mini-music": {"nll": {**before_lagged, "lagged": 3.4}}})
+    assert now.splitlines()[0].endswith("| ahead | lagged |") and now.splitlines()[2].endswith("| 3.400 (+0.400) |")
 
 
 def test_training_with_a_control_feeds_the_model_that_mel(speech, tmp_path):
@@ -204,9 +338,10 @@ def test_fusion_by_sum_is_causal_and_full_width():
 
 
 def test_variations_parse_or_are_refused_in_one_line():
-    assert parse_variations(["context=64", "mel_control=ahead"]) == [
+    assert parse_variations(["context=64", "mel_control=ahead,lagged"]) == [
         ("context=64", {"context": 64}),
         ("mel_control=ahead", {"mel_control": "ahead"}),
+        ("mel_control=lagged", {"mel_control": "lagged"}),
     ]
     for bad, message in (
         ("width=3", "SETTING one of d_mel"),

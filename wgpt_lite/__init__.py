@@ -41,7 +41,7 @@ from wgpt_lite.audio import (
     power_spectrogram,
     save_audio,
 )
-from wgpt_lite.batches import MEL_CONTROLS, control_mel, eval_crops, random_crops
+from wgpt_lite.batches import MEL_CONTROLS, MEL_LAG, control_mel, eval_crops, random_crops
 from wgpt_lite.codec import Codec, CodecConfig, CodecTokenizer
 from wgpt_lite.data.corpora import (
     CORPORA,
@@ -97,7 +97,10 @@ from wgpt_lite.experiment.results import (
     run_folder,
     summarise_seeds,
     trained_seeds,
+    verdict_label,
     verdict_lines,
+    verdict_rule,
+    verdict_table,
 )
 from wgpt_lite.experiment.stats import mean_interval, token_counts, token_summary
 from wgpt_lite.experiment.sweep import parse_variations, sweep

@@ -19,11 +19,13 @@ lifetime, so a training step costs one index computation and one gather.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from wgpt_lite.audio import HOP, N_FFT
 from wgpt_lite.infra.errors import DataError, TrainingError
 
 _PREPARED: dict[str, ClipArrays] = {}  # dataset fingerprint -> its concatenated arrays
@@ -117,7 +119,16 @@ def clip_windows(n_frames: int, context: int) -> list[tuple[int, int]]:
 
 
 # What the hybrid's mel can be replaced by, in training and evaluation (experiment/controls.py says why).
-MEL_CONTROLS = ("true", "other-clip", "zeros", "behind", "ahead")
+MEL_CONTROLS = ("true", "other-clip", "zeros", "behind", "ahead", "lagged")
+
+# How late the "lagged" control's mel is, in frames: the least delay that keeps every sample of token t+1's
+# window out of what the model sees at position t. Mel frame t is the window of samples
+# (t+1)·HOP − N_FFT .. (t+1)·HOP (audio.py), and a melvq token t+1 is the nearest centroid of mel frame t+1,
+# made from samples (t+2)·HOP − N_FFT .. (t+2)·HOP. Fed frame t − L at position t, the model's newest sample
+# is the one before (t − L + 1)·HOP, which lies before token t+1's window when
+# (t − L + 1)·HOP <= (t + 2)·HOP − N_FFT, i.e. L >= N_FFT / HOP − 1 = 2.2 frames: L = 3. The newest sample
+# seen then ends 256 samples before that window; with L = 2 the two would share 64 samples.
+MEL_LAG = math.ceil(N_FFT / HOP) - 1
 
 
 def check_control(control: str) -> str:
@@ -125,6 +136,18 @@ def check_control(control: str) -> str:
     if control not in MEL_CONTROLS:
         raise TrainingError(f"unknown mel control {control!r}; choose one of {', '.join(MEL_CONTROLS)}")
     return control
+
+
+def lag_mel(mel: torch.Tensor, lag: int) -> torch.Tensor:
+    """The mel frames ``[N, frames, n_mels]`` delayed by ``lag`` frames: frame ``t`` replaced by frame
+    ``t - lag``, the first ``lag`` of each crop by zeros (a crop holds nothing earlier).
+
+    >>> lag_mel(torch.arange(5.0).view(1, 5, 1), 3)[0, :, 0].tolist()
+    [0.0, 0.0, 0.0, 0.0, 1.0]
+    """
+    lagged = torch.zeros_like(mel)
+    lagged[:, lag:] = mel[:, : max(mel.shape[1] - lag, 0)]
+    return lagged
 
 
 def control_mel(mel: torch.Tensor, control: str) -> torch.Tensor:
@@ -145,12 +168,13 @@ def control_mel(mel: torch.Tensor, control: str) -> torch.Tensor:
         return torch.zeros_like(mel)
     if control == "other-clip":
         return mel.roll(max(1, mel.shape[0] // 2), dims=0)
-    shifted = torch.zeros_like(mel)
     if control == "behind":
-        shifted[:, 1:] = mel[:, :-1]
-    else:  # ahead: the last frame has no successor in the crop; it keeps its own
-        shifted[:, :-1], shifted[:, -1] = mel[:, 1:], mel[:, -1]
-    return shifted
+        return lag_mel(mel, 1)
+    if control == "lagged":
+        return lag_mel(mel, MEL_LAG)
+    ahead = torch.empty_like(mel)  # the last frame has no successor in the crop; it keeps its own
+    ahead[:, :-1], ahead[:, -1] = mel[:, 1:], mel[:, -1]
+    return ahead
 
 
 def control_batch(batch: tuple[torch.Tensor, torch.Tensor], control: str) -> tuple[torch.Tensor, torch.Tensor]:

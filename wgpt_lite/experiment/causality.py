@@ -15,22 +15,28 @@ import torch
 from wgpt_lite.audio import HOP, log_mel, mel_filters, power_spectrogram
 
 
-def perturb_future(wav: torch.Tensor, t: int, loudness: float = 100.0, seed: int = 0) -> torch.Tensor:
-    """A copy of ``wav`` whose samples from ``(t + 1) * HOP`` on are replaced by loud noise."""
+def perturb_future(
+    wav: torch.Tensor, t: int, loudness: float = 100.0, seed: int = 0, start: int | None = None
+) -> torch.Tensor:
+    """A copy of ``wav`` whose samples from ``start`` (default ``(t + 1) * HOP``, the first after
+    frame ``t``) on are replaced by loud noise."""
     out = wav.clone()
-    start = (t + 1) * HOP
+    start = (t + 1) * HOP if start is None else start
     noise = torch.randn(out.shape[-1] - start, generator=torch.Generator().manual_seed(seed))
     out[..., start:] = loudness * noise * wav.abs().max().clamp(min=1e-3)
     return out
 
 
-def future_leak(features: Callable[[torch.Tensor], torch.Tensor], wav: torch.Tensor, t: int) -> dict:
+def future_leak(
+    features: Callable[[torch.Tensor], torch.Tensor], wav: torch.Tensor, t: int, start: int | None = None
+) -> dict:
     """How much frames ``<= t`` and frame ``t + 1`` of ``features(wav)`` move when the future changes.
 
     ``features`` maps a waveform to a [frames, ...] tensor. A causal front end gives
-    ``past_change == 0.0`` exactly, and a non-zero ``next_change``.
+    ``past_change == 0.0`` exactly, and a non-zero ``next_change``. ``start``: the first sample
+    changed, when a test needs frames ``<= t`` blind to more than the future (``perturb_future``).
     """
-    before, after = features(wav), features(perturb_future(wav, t))
+    before, after = features(wav), features(perturb_future(wav, t, start=start))
     return {
         "t": t,
         "past_change": (before[: t + 1] - after[: t + 1]).abs().max().item(),

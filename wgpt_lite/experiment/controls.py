@@ -17,6 +17,13 @@ and predicts tokens ``1..T``) for something else, in evaluation or in training
   predicted. **This is a leak, on purpose**: a hybrid trained on it should gain an
   implausible amount, which proves the experiment would notice one. The real front end
   must never look like this (``wgpt_lite.experiment.causality`` tests that it does not).
+- ``"lagged"``: frame ``t`` replaced by frame ``t - MEL_LAG`` (3; the first 3 of a crop by zeros):
+  the newest mel whose window shares no sample with token ``t + 1``'s, when that token is made from
+  mel frame ``t + 1`` (melvq; ``batches.MEL_LAG`` derives the lag). Mel frame ``t`` shares 704 of
+  its 1,024 samples with frame ``t + 1``, so a melvq token ``t + 1`` is mostly the audio the hybrid
+  already sees; trained on ``lagged``, the hybrid keeps what its mel tells without that overlap, and
+  the difference from the true-mel hybrid bounds what the overlap is worth (from above: the lag also
+  hides 256 samples outside the target's window).
 
 The replacements themselves are ``control_mel`` and ``control_batch`` in ``wgpt_lite/batches.py``
 (the training loop applies them to its crops); this module scores what they change.

@@ -54,6 +54,7 @@ from wgpt_lite.experiment.results import (
     results_table,
     run_folder,
     verdict_lines,
+    verdict_rule,
 )
 from wgpt_lite.experiment.stats import token_streams
 from wgpt_lite.infra import distributed
@@ -262,7 +263,7 @@ def write_results(
         f"{budget_sentence(config, seeds)}\n\n"
         "## Differences, paired by seed (negative: the first model is better)\n\n"
         f"{differences_table(differences)}\nVerdict on the paper's claim (95% intervals over seeds):\n\n"
-        f"{verdict_lines(differences, tokenizer)}\n"
+        f"{verdict_lines(differences, tokenizer)}\n{verdict_rule()}\n"
         "## Controls: the hybrid scored with its mel replaced (test NLL, mean over seeds)\n\n"
         f"{controls_table(controls)}\n{provenance_lines(made_from, code_version())}",
     )
@@ -329,13 +330,17 @@ def score_controls(data: CorpusData, trained: list[dict], config: TrainConfig) -
 
 
 def controls_table(controls: dict[str, dict]) -> str:
-    """Markdown: per corpus, the hybrid's test NLL with each mel control, and the change from the true mel."""
+    """Markdown: per corpus, the hybrid's test NLL with each mel control, and the change from the true mel.
+
+    The columns are the controls every corpus was scored with: results written before a control
+    joined ``MEL_CONTROLS`` (``lagged``) are shown as they were made."""
     if not controls:
         return "(no hybrid trained)\n"
-    lines = ["| data | " + " | ".join(MEL_CONTROLS) + " |", "|---|" + "---:|" * len(MEL_CONTROLS)]
+    scored = [c for c in MEL_CONTROLS if all(c in scores["nll"] for scores in controls.values())]
+    lines = ["| data | " + " | ".join(scored) + " |", "|---|" + "---:|" * len(scored)]
     for corpus, scores in controls.items():
         true = scores["nll"]["true"]
-        cells = [f"{true:.3f}"] + [f"{scores['nll'][c]:.3f} ({scores['nll'][c] - true:+.3f})" for c in MEL_CONTROLS[1:]]
+        cells = [f"{true:.3f}"] + [f"{scores['nll'][c]:.3f} ({scores['nll'][c] - true:+.3f})" for c in scored[1:]]
         lines.append(f"| {corpus} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

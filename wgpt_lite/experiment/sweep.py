@@ -9,7 +9,8 @@ reproduction is only re-scored) and one variant per value, each changing one set
   (mel blocks), ``fusion`` (``concat``, the paper's, or ``sum``);
 - training settings (``TrainConfig``): ``context`` (frames per crop; the model's positions
   follow), ``mel_control`` (train on a control's mel, ``wgpt_lite.experiment.controls``: ``zeros`` shows
-  what the hybrid is without its mel, ``ahead`` what a leak looks like).
+  what the hybrid is without its mel, ``ahead`` what a leak looks like, ``lagged`` what it keeps
+  with no mel window overlapping the next token's).
 
 Every variant gets the preset's budget and the base's seeds; the table pairs each variant
 with the base hybrid seed by seed ("variant − base", negative: the variant is better) and
