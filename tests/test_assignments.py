@@ -1,19 +1,32 @@
-"""The course assignments (assignments/, Otter-Grader): for every one of them, Otter Assign builds
-the student and autograder versions; the solutions notebook gets full marks from its autograder
-(public and hidden tests); the student notebook, unmodified, gets zero; and no solution line and
-no hidden test reaches the student files.
+"""The course assignments (assignments/, Otter-Grader). Otter Assign builds every one of them with a
+wheel of the kit (assignments/build.py); then:
 
-Each assignment's notebook is executed twice here (solutions, then student) by Otter's own
-grader, in-process (``otter.api.grade_submission``: no Docker). On 2 busy CPU cores the whole
-file took 2 min 26 s (04-ablation 61 s, 05-leak-hunt 37 s, the four others 9 to 15 s each, two
-notebook runs apiece), most of it the two assignments that train models.
+- the solutions notebook gets full marks from its autograder zip and the unmodified student notebook
+  gets zero, graded by Otter itself, in-process (``otter.api.grade_submission``: no Docker);
+- no file a student receives (the release folder, its zip, and every file inside the kit's wheel)
+  holds a solution line, a hidden test or an answer of docs/answers.md, and the wheel holds the
+  package alone;
+- the release works without the kit's repository: its set-up cells import the kit from the wheel,
+  which reads the sample clips the release carries.
+
+Each assignment's notebook is executed twice by Otter (solutions, then student). On the kit's 2 CPU
+cores while other jobs kept them busy (load 8) the file took 7 min (05-leak-hunt 150 s, 04-ablation
+100 s, the four others 23 to 37 s each, the two release checks 27 s and 24 s); on idle cores, the two
+notebook runs alone took 2 min 26 s for all six.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import re
+import shutil
+import subprocess
 import sys
+import sysconfig
+import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,12 +40,32 @@ NAMES = sorted(build.masters())
 # Otter 7.0.0 calls DataFrame.drop(inplace=True), deprecated in pandas 3.1: harmless, and not ours to change
 pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.drop:Warning")
 MIN_SECRET_CHARS = 16  # shorter solution lines ("return probs") could occur in a prompt by chance
+MIN_ANSWER_CHARS = 40  # a line of docs/answers.md this long is a sentence of an answer, not a heading
+KIT_SOURCE = "\n".join(p.read_text() for p in sorted((ROOT / "wgpt_lite").rglob("*.py")))
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    return build.kit_wheel(tmp_path_factory.mktemp("kit"))
+
+
+@pytest.fixture(scope="module")
+def built(wheel, tmp_path_factory):
+    """name -> its output folder (student/, autograder/, the zip), each assignment built once per module."""
+    out, done = tmp_path_factory.mktemp("dist"), {}
+
+    def get(name: str) -> Path:
+        if name not in done:
+            done[name] = build.build(name, out, wheel, run_tests=False)  # graded below, explicitly
+        return done[name]
+
+    return get
 
 
 def secret_lines(master: Path) -> tuple[list[str], list[str]]:
     """Distinctive lines of the master notebook that students must never see: (solution code lines,
     hidden test lines), less any line that also appears where students may see it (a public test, a
-    prompt, code around a solution)."""
+    prompt, code around a solution, the kit's own source, which they receive)."""
     solutions, hidden, public = set(), set(), set()
     for cell in json.loads(master.read_text())["cells"]:
         lines = [line.strip() for line in "".join(cell["source"]).splitlines()]
@@ -55,27 +88,60 @@ def secret_lines(master: Path) -> tuple[list[str], list[str]]:
                     public.add(line)
 
     def keep(lines: set[str]) -> list[str]:
-        shown = "\n".join(public)
+        shown = "\n".join(public) + KIT_SOURCE
         return sorted(line for line in lines if len(line) >= MIN_SECRET_CHARS and line not in shown)
 
     return keep(solutions), keep(hidden)
 
 
+def answer_lines() -> list[str]:
+    """The sentences of docs/answers.md (the notebooks' answers, for instructors only)."""
+    lines = (line.strip() for line in (ROOT / "docs" / "answers.md").read_text().splitlines())
+    return [line for line in lines if len(line) >= MIN_ANSWER_CHARS]
+
+
 def notebook_text(path: Path) -> str:
-    cells = json.loads(path.read_text())["cells"]
-    return "\n".join("".join(cell["source"]) for cell in cells)
+    return cells_text(path.read_bytes())
+
+
+def cells_text(data: bytes) -> str:
+    return "\n".join("".join(cell["source"]) for cell in json.loads(data)["cells"])
+
+
+def readable(name: str, data: bytes) -> Iterator[tuple[str, str]]:
+    """(name, text) of a file and, for a zip or a wheel, of every file inside it, recursively; a
+    notebook's text is its cells' sources; binary files (audio, weights) give nothing."""
+    if name.endswith((".zip", ".whl")):
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for member in archive.namelist():
+                yield from readable(f"{name}!{member}", archive.read(member))
+        return
+    try:
+        text = data.decode()
+    except UnicodeDecodeError:
+        return
+    yield name, cells_text(data) if name.endswith(".ipynb") else text
 
 
 def test_there_are_five_to_seven_assignments_each_with_one_master_notebook():
     assert 5 <= len(NAMES) <= 7, NAMES
 
 
+def test_the_kit_wheel_holds_the_package_alone(wheel):
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    info = f"wgpt_lite-{wheel.name.split('-')[1]}.dist-info/"
+    assert all(n.startswith(("wgpt_lite/", info)) for n in names), sorted(n for n in names if "/" not in n)
+    package = {p.relative_to(ROOT).as_posix() for p in (ROOT / "wgpt_lite").rglob("*.py")}
+    assert package <= names, f"modules missing from the wheel: {sorted(package - names)}"
+    assert {"wgpt_lite/weights/codec-24khz.pt", "wgpt_lite/infra/system_packages.txt"} <= names
+
+
 @pytest.mark.parametrize("name", NAMES)
-def test_solutions_pass_and_the_student_version_fails_and_holds_no_solution(name, tmp_path):
+def test_solutions_get_full_marks_and_the_unmodified_student_notebook_zero(name, built):
     from otter.api import grade_submission
 
-    result = build.build(name, tmp_path, run_tests=False)  # graded below, explicitly
-    master = build.masters()[name]
+    result, master = built(name), build.masters()[name]
     student, autograder = result / "student", result / "autograder"
     (autograder_zip,) = autograder.glob("*-autograder_*.zip")
 
@@ -87,12 +153,102 @@ def test_solutions_pass_and_the_student_version_fails_and_holds_no_solution(name
     assert blank.possible == solved.possible
     assert blank.total == 0, f"{name}: the unmodified student notebook scores {blank.total}:\n{blank.summary()}"
 
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_file_a_student_receives_holds_a_solution_a_hidden_test_or_an_answer(name, built, wheel):
+    result, master = built(name), build.masters()[name]
+    student = result / "student"
     solutions, hidden = secret_lines(master)
     assert solutions and hidden, f"{name}: a master notebook needs solutions and hidden tests"
-    answers = notebook_text(autograder / master.name)
+    answers = notebook_text(result / "autograder" / master.name)
     assert all(line in answers for line in solutions)  # the lines looked for are really the solutions
-    student_files = sorted(p for p in student.rglob("*") if p.is_file())
-    assert {p.relative_to(student).parts[0] for p in student_files} == {master.name, "tests"}
-    shown = notebook_text(student / master.name) + "".join(p.read_text() for p in student_files if p.suffix == ".py")
-    leaked = [line for line in solutions + hidden if line in shown]
-    assert not leaked, f"{name}: the student files contain solution or hidden-test lines: {leaked}"
+    secrets = {line for other in build.masters().values() for line in sum(secret_lines(other), [])}
+    secrets |= set(answer_lines())
+
+    files = sorted(p for p in student.rglob("*") if p.is_file())
+    assert {p.relative_to(student).parts[0] for p in files} == {master.name, "tests", "data", wheel.name}
+    with zipfile.ZipFile(result / f"{name}-student.zip") as bundle:
+        assert sorted(bundle.namelist()) == sorted(p.relative_to(student).as_posix() for p in files)
+    texts = [text for p in [*files, result / f"{name}-student.zip"] for text in readable(p.name, p.read_bytes())]
+    assert any(n.endswith(".whl!wgpt_lite/model.py") for n, _ in texts), "the wheel's files are read too"
+    leaked = sorted({(n, line) for n, text in texts for line in secrets if line in text})
+    assert not leaked, f"{name}: files a student receives hold solution, hidden-test or answer lines: {leaked}"
+
+
+def test_the_release_runs_without_the_kit_repository(built, wheel, tmp_path):
+    """Every student folder's set-up cell, run where only the release is (the kit's wheel unpacked on the
+    path, no clone), imports the kit from the wheel, finds its tests and reads the sample it carries."""
+    site = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(site)
+    folders = [shutil.copytree(built(name) / "student", tmp_path / name) for name in NAMES]
+    script = r"""
+import json, os, sys
+for folder in sys.argv[1:]:
+    os.chdir(folder)
+    (notebook,) = [n for n in os.listdir() if n.endswith(".ipynb")]
+    cells = json.load(open(notebook))["cells"]
+    setup = next("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    namespace = {}
+    exec(setup, namespace)
+    import wgpt_lite as wl
+    from wgpt_lite.infra.settings import in_clone
+    rows = wl.read_manifest("sample-speech", "train")
+    print(json.dumps({"kit": wl.__file__, "clone": in_clone(), "grader": "grader" in namespace, "rows": len(rows)}))
+"""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(PYTHONPATH=str(site), WGPT_HOME=str(tmp_path / "home"), WGPT_OFFLINE="1")
+    ran = subprocess.run([sys.executable, "-c", script, *map(str, folders)], env=env, capture_output=True, text=True)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    reports = [json.loads(line) for line in ran.stdout.splitlines() if line.startswith("{")]
+    assert len(reports) == len(NAMES)
+    for report in reports:
+        assert report == {"kit": str(site / "wgpt_lite" / "__init__.py"), "clone": False, "grader": True, "rows": 2}
+
+
+def test_the_set_up_cell_installs_the_kit_from_the_uploaded_zip_or_stops_in_one_line(built, tmp_path):
+    """Colab's path, offline: a new environment that has the kit's dependencies but not the kit, and a folder
+    holding the notebook alone, then with the release's zip beside it; then with a damaged wheel."""
+    site = Path(sysconfig.get_paths()["purelib"])
+    mirror = tmp_path / "dependencies"  # this environment's packages less the kit (and the .pth hooks that add it)
+    mirror.mkdir()
+    for entry in site.iterdir():
+        if not entry.name.startswith(("wgpt_lite", "__editable__")) and entry.suffix != ".pth":
+            (mirror / entry.name).symlink_to(entry)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    purelib = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], capture_output=True, text=True
+    )
+    (Path(purelib.stdout.strip()) / "dependencies.pth").write_text(str(mirror))
+    release = built("06-sampling")
+    folder = tmp_path / "content"
+    folder.mkdir()
+    shutil.copy(release / "student" / "sampling.ipynb", folder)
+    setup = next(c for c in json.loads((folder / "sampling.ipynb").read_text())["cells"] if c["cell_type"] == "code")
+    script = "import json; exec(json.load(open('setup.json'))); import wgpt_lite; print('kit:', wgpt_lite.__file__)"
+    (folder / "setup.json").write_text(json.dumps("".join(setup["source"])))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(PIP_NO_INDEX="1", WGPT_OFFLINE="1")
+
+    def run_setup() -> subprocess.CompletedProcess:
+        return subprocess.run([python, "-c", script], cwd=folder, env=env, capture_output=True, text=True)
+
+    alone = run_setup()
+    assert alone.returncode and alone.stderr.strip().splitlines()[-1] == (
+        "FileNotFoundError: no wgpt_lite-*.whl beside this notebook: upload 06-sampling-student.zip to the Files pane"
+    )
+    shutil.copy(release / "06-sampling-student.zip", folder)
+    installed = run_setup()
+    assert installed.returncode == 0, installed.stderr[-2000:]
+    assert installed.stdout.splitlines()[-1] == f"kit: {Path(purelib.stdout.strip()) / 'wgpt_lite' / '__init__.py'}"
+
+    subprocess.run([python, "-m", "pip", "uninstall", "-q", "-y", "wgpt_lite"], check=True, env=env)
+    (wheel,) = folder.glob("wgpt_lite-*.whl")
+    wheel.write_bytes(wheel.read_bytes()[:1000])  # a download cut short
+    (folder / "06-sampling-student.zip").unlink()
+    broken = run_setup()
+    assert broken.returncode and re.fullmatch(
+        rf"RuntimeError: pip could not install {wheel.name}: ERROR: .+", broken.stderr.strip().splitlines()[-1]
+    )
