@@ -11,7 +11,8 @@ wheel of the kit (assignments/build.py); then:
 - the tests grade: every wrong answer listed beside a master (``wrong_answers.py``) loses points of its
   question, the empty answer gets none of them, public tests included, every public test catches at
   least one listed wrong answer, and hidden tests carry three quarters of every question's points;
-- the points agree: each notebook's header, its questions, its autograder and docs/teaching.md.
+- the points agree: each notebook's header, its questions, its autograder and docs/teaching.md, where
+  every hand-graded question has a rubric whose points add up to the question's.
 
 Each assignment's notebook is executed twice by Otter (solutions, then student), and once more, in
 process, to grade the wrong answers (assignments/grade_answers.py: each answer reruns only its cell
@@ -346,6 +347,19 @@ def test_points_agree_in_the_header_the_questions_the_autograder_and_the_docs(na
 
     cell = teaching_row(name)[3]
     assert cell == (f"{total}" if not by_hand else f"{automatic} auto + {by_hand} by hand"), f"teaching.md: {cell}"
+
+
+def test_every_hand_graded_question_has_a_rubric_worth_its_points():
+    teaching = (ROOT / "docs" / "teaching.md").read_text()
+    for name, master in build.masters().items():
+        for question, config in question_configs(master).items():
+            if not config.get("manual"):
+                continue
+            heading = re.search(rf"^### {name} {question} · .+ \((\d+) points\)$", teaching, re.M)
+            assert heading and int(heading[1]) == config["points"], f"teaching.md: no rubric for {name} {question}"
+            table = teaching[heading.end() :].split("\n\n", 2)[1]
+            rows = [line.split("|")[1].strip() for line in table.splitlines()[2:]]
+            assert sum(float(points) for points in rows) == config["points"], (name, question, rows)
 
 
 def test_the_set_up_cell_installs_the_kit_the_same_way_in_every_assignment():
