@@ -6,10 +6,25 @@
     python assignments/build.py --no-run-tests   # skip grading the solutions (faster)
 
 Each master notebook ``assignments/<nn-name>/<name>.ipynb`` (solutions and hidden tests
-inside, in Otter's format) gives ``<out>/<nn-name>/student/`` (the notebook without
-solutions, with the public tests in ``tests/``: what students get) and
-``<out>/<nn-name>/autograder/`` (the solutions notebook, every test, and
-``<name>-autograder_<time>.zip`` for Gradescope, ``otter grade`` or ``otter run``). Unless
+inside, in Otter's format) gives:
+
+- ``<out>/<nn-name>/student/``, **the release, all that students get**: the notebook without
+  solutions, the public tests in ``tests/``, a wheel of the kit (``wgpt_lite-*.whl``) and the
+  committed sample clips (``data/sample/``), which a wheel cannot carry; and the same folder
+  zipped, ``<out>/<nn-name>/<nn-name>-student.zip`` (what a Colab student uploads). The
+  notebook's set-up cell installs the kit from that wheel where it is missing, so a student
+  never needs the kit's repository, which holds the masters, their hidden tests and
+  ``docs/answers.md``.
+- ``<out>/<nn-name>/autograder/``: the solutions notebook, every test, and
+  ``<name>-autograder_<time>.zip`` for Gradescope, ``otter grade`` or ``otter run``, which
+  installs the same wheel (``requirements``: its path inside the autograder).
+
+The wheel is built once per run, offline, from a copy of the package alone (``wgpt_lite/``,
+``pyproject.toml`` and the README its metadata names): ``pip wheel --no-deps
+--no-build-isolation`` with the setuptools already installed. Otter Assign runs on a staged
+copy of the master whose ``# ASSIGNMENT CONFIG`` gains the wheel and ``data/`` as ``files``
+(copied into both folders and the autograder zip) and the wheel as ``requirements``: the
+committed masters name neither, so a new version of the kit needs no edit in them. Unless
 ``--no-run-tests``, Otter then grades the solutions notebook against every test and fails
 the build if it scores less than full marks. ``make assignments`` runs this.
 """
@@ -17,11 +32,19 @@ the build if it scores less than full marks. ``make assignments`` runs this.
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
+import subprocess
 import sys
+import tempfile
+import zipfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 DIST = HERE / "dist"
+CONFIG_MARK = "# ASSIGNMENT CONFIG"
+AUTOGRADER_FILES = "/autograder/source/files"  # where Gradescope and `otter grade` unpack the zip's files/
 
 
 def masters() -> dict[str, Path]:
@@ -35,12 +58,61 @@ def masters() -> dict[str, Path]:
     return found
 
 
-def build(name: str, out: Path, run_tests: bool = True) -> Path:
-    """Run Otter Assign on one master notebook; return ``out/name``."""
+def kit_wheel(into: Path) -> Path:
+    """Build the kit's wheel into ``into`` from a copy of the package alone; return its path.
+
+    A copy, so that nothing but ``wgpt_lite/`` can reach the wheel (no ``build/`` left over from
+    an older build, no ``assignments/``) and the clone is not written to. Offline: the setuptools
+    of this environment builds it, and pip's last line says why when it cannot."""
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "wgpt_lite-source"
+        shutil.copytree(ROOT / "wgpt_lite", source / "wgpt_lite", ignore=shutil.ignore_patterns("__pycache__"))
+        for name in ("pyproject.toml", "README.md", *(p.name for p in ROOT.glob("LICENSE*"))):
+            shutil.copy(ROOT / name, source / name)
+        into.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index"]
+        pip = subprocess.run([*command, "-q", "-w", str(into), str(source)], capture_output=True, text=True)
+        if pip.returncode:
+            last = (pip.stderr.strip() or pip.stdout.strip() or "no message").splitlines()[-1]
+            raise SystemExit(f"pip could not build the kit's wheel: {last}")
+    (wheel,) = into.glob("wgpt_lite-*.whl")
+    return wheel
+
+
+def stage(name: str, wheel: Path, staging: Path) -> Path:
+    """Copy master ``name`` into ``staging`` with the wheel and the sample beside it, its config naming
+    them as Otter ``files`` and the wheel as the autograder's requirement; return the staged master."""
+    import yaml  # Otter's dependency, like everything this script needs beyond the standard library
+
+    master = masters()[name]
+    notebook = json.loads(master.read_text())
+    cell = notebook["cells"][0]
+    source = "".join(cell["source"])
+    if cell["cell_type"] != "raw" or not source.startswith(CONFIG_MARK):
+        raise SystemExit(f"{master}: the first cell must be the raw {CONFIG_MARK} cell")
+    config = yaml.safe_load(source[len(CONFIG_MARK) :])
+    config["files"] = [*config.get("files", []), wheel.name, "data"]
+    config["requirements"] = [*config.get("requirements", []), f"{AUTOGRADER_FILES}/{wheel.name}"]
+    cell["source"] = f"{CONFIG_MARK}\n{yaml.safe_dump(config, sort_keys=False)}"
+    staged = staging / master.name
+    staged.write_text(json.dumps(notebook, indent=1))
+    shutil.copy(wheel, staging / wheel.name)
+    shutil.copytree(ROOT / "data" / "sample", staging / "data" / "sample")
+    return staged
+
+
+def build(name: str, out: Path, wheel: Path, run_tests: bool = True) -> Path:
+    """Run Otter Assign on one master notebook with ``wheel`` as its kit; return ``out/name``."""
     from otter.assign import main as otter_assign
 
     result = out / name
-    otter_assign(str(masters()[name]), str(result), no_pdfs=True, no_run_tests=not run_tests)
+    with tempfile.TemporaryDirectory() as staging:
+        staged = stage(name, wheel, Path(staging))
+        otter_assign(str(staged), str(result), no_pdfs=True, no_run_tests=not run_tests)
+    student = result / "student"
+    with zipfile.ZipFile(result / f"{name}-student.zip", "w", zipfile.ZIP_DEFLATED) as bundle:
+        for path in sorted(p for p in student.rglob("*") if p.is_file()):
+            bundle.write(path, path.relative_to(student))
     return result
 
 
@@ -54,10 +126,15 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in args.names if n not in known]
     if unknown:
         parser.error(f"unknown assignment(s) {', '.join(unknown)}; choose from {', '.join(known)}")
-    for name in args.names or known:
-        print(f"== {name}", flush=True)
-        result = build(name, args.out.resolve(), run_tests=not args.no_run_tests)
-        print(f"   student release: {result / 'student'}\n   autograder:      {result / 'autograder'}")
+    out = args.out.resolve()
+    with tempfile.TemporaryDirectory() as tmp:
+        wheel = kit_wheel(Path(tmp))
+        print(f"kit: {wheel.name}", flush=True)
+        for name in args.names or known:
+            print(f"== {name}", flush=True)
+            result = build(name, out, wheel, run_tests=not args.no_run_tests)
+            print(f"   student release: {result / 'student'} (zipped: {result / f'{name}-student.zip'})")
+            print(f"   autograder:      {result / 'autograder'}")
     return 0
 
 

@@ -326,3 +326,14 @@ def test_a_clip_that_its_source_names_out_of_the_corpus_is_not_written(tmp_path)
     with pytest.raises(DataError, match=r"^train clip: 'audio/train/x-/\.\./\.\./\.\./\.\./escaped\.wav' is not"):
         common.save_clip(root, "train", "x-/../../../../escaped", torch.zeros(SR))
     assert list(tmp_path.rglob("*")) == [root]
+
+
+def test_installed_from_a_wheel_the_sample_is_read_under_the_working_directory(home, monkeypatch, tmp_path):
+    """A wheel holds no audio: an assignment's student folder keeps data/sample/ beside its notebook."""
+    monkeypatch.setattr(corpora, "in_clone", lambda: False)
+    monkeypatch.chdir(tmp_path)
+    assert corpora.corpus_dir("sample-speech") == tmp_path / "data" / "sample" / "speech"
+    with pytest.raises(DataError, match=f"copy the kit's data/sample/ folder .* to {tmp_path / 'data' / 'sample'}$"):
+        wl.read_manifest("sample-speech")
+    shutil.copytree(corpora.SAMPLE_DIR, tmp_path / "data" / "sample")
+    assert [r["id"] for r in wl.read_manifest("sample-speech", "train")][0] == "train-00-flite-slt"

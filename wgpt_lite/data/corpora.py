@@ -15,7 +15,9 @@ The corpora (how each is made: ``wgpt_lite/data/builders/``):
 - ``mini-speech``, ``mini-music``: offline, synthesised from Debian/PyPI packages
   (TTS voices reading the King James Bible; music21 scores played by FluidSynth).
 - ``librispeech``, ``maestro``: the paper's corpora (Hugging Face hub, a local folder).
-- ``sample-speech``, ``sample-music``: a few seconds committed in ``data/sample/``.
+- ``sample-speech``, ``sample-music``: a few seconds committed in ``data/sample/`` (``sample_dir``:
+  a wheel of the kit carries no audio, so installed from one it reads ``data/sample/`` under the
+  working directory, where an assignment's student folder keeps its copy).
 - a folder of your own audio, under a name you give it (``build_folder_corpus``, or
   ``python -m wgpt_lite data build folder --source DIR --name NAME``): its build records
   its spec in ``folder_spec.json``, so ``corpus_spec(NAME)`` and whatever reads a corpus
@@ -56,13 +58,13 @@ from wgpt_lite.audio import HOP, crop_to_frames, load_audio
 from wgpt_lite.infra.atomic import building_folder, clear_leftovers, publish, writable_folder
 from wgpt_lite.infra.errors import AudioError, DataError
 from wgpt_lite.infra.files import file_sha256, inside, read_json, read_json_lines, sealed_json, write_json
-from wgpt_lite.infra.settings import REPO_ROOT, home_dir
+from wgpt_lite.infra.settings import REPO_ROOT, home_dir, in_clone
 
 SEED = 1234  # one seed for every split decision: same corpus on every machine
 EVAL_FRACTION = 1 / 8  # validation and test each get minutes / 8 (8 min for the 64-min default)
 SILENT_PEAK = 1e-3  # a clip whose loudest sample is below -60 dBFS is silence, not data
 MANIFEST_KEYS = ("id", "split", "path", "seconds", "source", "speaker", "piece", "text", "midi")
-SAMPLE_DIR = REPO_ROOT / "data" / "sample"
+SAMPLE_DIR = REPO_ROOT / "data" / "sample"  # the committed sample, in a clone (sample_dir says where else)
 CLIPS_RECORD = "clips.json"  # beside the manifest: what the build wrote, {path: {bytes, mtime_ns, sha256}}
 KINDS = ("speech", "music")
 FOLDER_BUILDER = "folder:build_folder"
@@ -149,8 +151,17 @@ def folder_record(name: str) -> dict:
     )
 
 
+def sample_dir() -> Path:
+    """Where the committed sample corpora are read: ``data/sample/`` of the clone the kit runs from;
+    installed from a wheel (which carries no audio), ``data/sample/`` under the working directory,
+    where each assignment's student folder keeps a copy beside its notebook."""
+    return SAMPLE_DIR if in_clone() else Path.cwd() / "data" / "sample"
+
+
 def rebuild_command(name: str) -> str:
     """The command that makes corpus ``name`` again, for messages about a damaged one."""
+    if name in SPECS and name.startswith("sample-") and not in_clone():
+        return f"copy the kit's data/sample/ folder (an assignment's student folder has one) to {sample_dir()}"
     if name in SPECS and name.startswith("sample-"):
         return "restore data/sample/ from git (git checkout -- data/sample)"
     if name in SPECS:
@@ -173,7 +184,7 @@ def corpus_dir(corpus: str | CorpusSpec) -> Path:
     """
     name = corpus.name if isinstance(corpus, CorpusSpec) else corpus
     if name in SPECS and name.startswith("sample-"):
-        return SAMPLE_DIR / SPECS[name].kind
+        return sample_dir() / SPECS[name].kind
     if name not in SPECS and not FOLDER_NAME.fullmatch(name):
         corpus_spec(name)  # raises: says what the known names are
     return home_dir() / "corpora" / name
@@ -487,9 +498,8 @@ def ensure_corpus(corpus: str) -> Path:
         return corpus_dir(corpus)
     spec = corpus_spec(corpus)
     if not spec.builder:
-        raise DataError(
-            f"{corpus_dir(corpus)} is missing; restore data/sample/ from git, or: python -m wgpt_lite data sample"
-        )
+        regenerate = ", or: python -m wgpt_lite data sample" if in_clone() else ""
+        raise DataError(f"{corpus_dir(corpus)} is missing; {rebuild_command(corpus)}{regenerate}")
     if spec.builder == FOLDER_BUILDER:  # its audio is the user's, never fetched or made: they build it
         raise DataError(
             f"{corpus}, a folder corpus, is not built (its summary.json is missing); build it: "

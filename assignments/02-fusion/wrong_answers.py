@@ -1,0 +1,57 @@
+"""Answers a student could plausibly give to assignment 2, each of which must lose points.
+
+question -> {what is wrong: the answer}; an answer is {text of the solution cell: what replaces it} or
+a whole cell. ``python assignments/grade_answers.py 02-fusion`` grades them; ``make test`` requires
+each to lose points of its question (``tests/test_assignments.py``).
+"""
+
+WRONG_ANSWERS = {
+    "q1": {
+        "no position embedding": {"self.proj(mel) + self.wpe(positions)": "self.proj(mel)"},
+        "positions counted from 1": {
+            "torch.arange(mel.shape[1], device=mel.device)": "torch.arange(1, mel.shape[1] + 1, device=mel.device)"
+        },
+        "only the first block": {"for block in self.blocks:\n            x = block(x)": "x = self.blocks[0](x)"},
+        "no dropout": {
+            "x = self.drop(self.proj(mel) + self.wpe(positions))": "x = self.proj(mel) + self.wpe(positions)"
+        },
+        "dropout after the blocks instead of before": {
+            "x = self.drop(self.proj(mel) + self.wpe(positions))": "x = self.proj(mel) + self.wpe(positions)",
+            "        return x\n": "        return self.drop(x)\n",
+        },
+    },
+    "q2": {
+        "token part first": {"[model.mel_encoder(mel), model.wte(ids)]": "[model.wte(ids), model.mel_encoder(mel)]"},
+        "the mel projected but not through the mel blocks": {"model.mel_encoder(mel)": "model.mel_encoder.proj(mel)"},
+        "the position embedding added already": {"dim=-1)": "dim=-1) + model.wpe(torch.arange(ids.shape[1]))"},
+    },
+    "q3": {
+        "the model built and counted, although the prompt says not to": {
+            "    def block(w):": (
+                "    from wgpt_lite.model import from_config\n\n"
+                "    return from_config(config).num_params()\n\n"
+                "    def block(w):"
+            )
+        },
+        "ln_f forgotten": {"+ 2 * e + e * v": "+ e * v"},
+        "a bias in the head": {"+ 2 * e + e * v": "+ 2 * e + e * v + v"},
+        "the hybrid's token embedding at full width": {"v * (e - config.d_mel)": "v * e"},
+        "the mel encoder's position embedding forgotten": {
+            "config.n_mels * d + d + config.context * d": "config.n_mels * d + d"
+        },
+    },
+    "q4": {
+        "positions 0..t-1 compared, position t left out": {
+            "(before[:, : t + 1] - after[:, : t + 1])": "(before[:, :t] - after[:, :t])"
+        },
+        "mel frames changed from t on, not after t": {
+            "changed[:, t + 1 :] = torch.randn_like(changed[:, t + 1 :]) * 10": (
+                "changed[:, t:] = torch.randn_like(changed[:, t:]) * 10"
+            )
+        },
+        "the positions after t compared": {
+            "(before[:, : t + 1] - after[:, : t + 1])": "(before[:, t + 1 :] - after[:, t + 1 :])"
+        },
+        "the mel changed in place, so both runs see the same frames": {"changed = mel.clone()": "changed = mel"},
+    },
+}
