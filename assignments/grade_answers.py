@@ -12,16 +12,19 @@ of its question, the empty one to get none, and the solution all of them.
 
 Why not ``otter run`` per answer: it executes the whole notebook each time, and 03, 04 and 05 train
 models for tens of seconds in every run. Here the solutions notebook that Otter Assign made runs once,
-cell by cell, in this process (``grader.check`` and export cells skipped), and each answer runs from
-the state just before its question's answer cell: a copy of the namespace (deep), of the working folder
-and of the random generators. From there it runs as in the notebook: its cell in place of the
-solution's, then the rest of the notebook (Otter grades against the final namespace), and then the
-question's test file from the autograder folder, public and hidden cases, is run on that namespace by
-Otter's own runner (``OKTestFile``), as Otter's grading does. An error in a cell is kept and the next
-cells run, as in Otter's execution. The solution goes last, on the state itself: it carries the
-notebook to the next question's answer cell, where that question's state is copied, then on to the
-end, and must get full marks: the control. So every cell runs once more per answer after it, which
-costs little but for the answers to 04's and 05's first questions, which train their models again.
+cell by cell, in this process, and each answer runs from the state just before its question's answer
+cell: a copy of the namespace (deep), of the working folder and of the random generators. From there
+it runs as in the notebook: its cell in place of the solution's, then the rest of the notebook (Otter
+grades against the final namespace), and then the question's test file from the autograder folder,
+public and hidden cases, is run on that namespace by Otter's own runner (``OKTestFile``), as Otter's
+grading does. An error in a cell is kept and the next cells run, as in Otter's execution. The
+``grader.check`` and export cells are skipped: tests do not change what later cells and tests rely on
+(a rule of docs/teaching.md, which Otter's grading of the solutions in ``make test`` enforces), so
+running them there too, as Otter does, would change no grade. The solution goes last, on the state
+itself: it carries the notebook to the next question's answer cell, where that question's state is
+copied, then on to the end, and must get full marks: the control. So every cell runs once more per
+answer before it, which costs little but for the answers to 04's and 05's first questions, which
+train their models again.
 
 What a deep copy cannot copy (modules, functions, classes) is shared, and functions defined before the
 answer still read the namespace they were defined in. Either could hide a mistake; neither could invent
