@@ -16,10 +16,10 @@ wheel of the kit (assignments/build.py); then:
 
 Each assignment's notebook is executed twice by Otter (solutions, then student), and once more, in
 process, to grade the wrong answers (assignments/grade_answers.py: each answer reruns only its cell
-and those after it). On the kit's 2 CPU cores shared with other jobs (load about 5) the file took
-7 min 22 s: the wrong answers 5 min (05-leak-hunt 212 s and 04-ablation 54 s, whose first answers
-train models again; the four others 5 to 11 s each), Otter's two runs 2 min (05 41 s, 04 26 s, the
-others 11 to 18 s), the two release checks 11 s and 9 s.
+and those after it). On the kit's 2 CPU cores the file took 1 min 50 s when other jobs left them nearly
+free (Otter's runs 75 s, 9 to 19 s per assignment; the wrong answers 15 s, 05-leak-hunt 6 s and
+04-ablation 4 s, whose first answers train models again; the release checks 6 s and 8 s), and 7 min
+22 s under a load of about 5 (the wrong answers 5 min of it: 05 212 s, 04 54 s).
 """
 
 from __future__ import annotations
