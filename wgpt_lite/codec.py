@@ -185,17 +185,18 @@ def load_codec(path: str | os.PathLike = WEIGHTS) -> tuple[Codec, dict]:
             f"{path}: no codec weights there; `python -m wgpt_lite codec train` then `codec export` makes them"
         )
 
+    committed = path.resolve() == WEIGHTS.resolve()
+
     def refuse(reason: str) -> TokenizerError:
-        fix = (
-            "restore the kit's file (git checkout -- wgpt_lite/weights, or reinstall wgpt_lite)"
-            if path.resolve() == WEIGHTS.resolve()
-            else "export it again"
+        fix = "restore the kit's file (git checkout -- wgpt_lite/weights, or reinstall wgpt_lite)"
+        return TokenizerError(
+            f"{path}: not a codec weights file the kit wrote ({reason}); {fix if committed else 'export it again'}"
         )
-        return TokenizerError(f"{path}: not a codec weights file the kit wrote ({reason}); {fix}")
 
     blob = load_tensors(path, refuse, sealed=False)  # weights only: a weights file cannot run code
-    if is_sealed(blob) or file_sha256(path) not in SEALED_BY_CARD:
-        if not is_sealed(blob) and path.resolve() == WEIGHTS.resolve():
+    vouched_by_card = not is_sealed(blob) and file_sha256(path) in SEALED_BY_CARD  # exported before the seals
+    if not vouched_by_card:
+        if committed and not is_sealed(blob):
             raise refuse("its sha256 is not the one its card names: the file was damaged or replaced")
         blob = unseal(blob, refuse)
     try:

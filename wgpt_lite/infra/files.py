@@ -222,7 +222,10 @@ def folder_difference(folder: str | os.PathLike, recorded: dict[str, str]) -> st
 
 def log_mark(path: str | os.PathLike) -> dict:
     """``{"lines", "sha256"}`` of a log's complete lines now: what a checkpoint vouches for."""
-    lines = _complete_lines(Path(path).read_bytes()) if Path(path).is_file() else []
+    return _lines_mark(_complete_lines(Path(path).read_bytes()) if Path(path).is_file() else [])
+
+
+def _lines_mark(lines: list[bytes]) -> dict:
     return {"lines": len(lines), "sha256": hashlib.sha256(b"".join(lines)).hexdigest()}
 
 
@@ -230,14 +233,15 @@ def restore_log(path: str | os.PathLike, mark: dict, refuse) -> None:
     """Cut the log back to the ``mark``'s lines (those after it are about to be redone), or raise
     ``refuse(reason)`` when it no longer holds them exactly: never a silently shorter log."""
     path = Path(path)
-    lines = _complete_lines(path.read_bytes()) if path.is_file() else []
+    data = path.read_bytes() if path.is_file() else b""
+    lines = _complete_lines(data)
     kept = lines[: mark["lines"]]
     if len(kept) < mark["lines"]:
         raise refuse(f"it holds {len(lines)} of the {mark['lines']} lines logged up to the checkpoint")
-    if hashlib.sha256(b"".join(kept)).hexdigest() != mark["sha256"]:
+    if _lines_mark(kept) != mark:
         first = _first_bad_line(kept)
         raise refuse(f"its first {mark['lines']} lines differ from those the checkpoint recorded{first}")
-    if len(kept) < len(lines) or path.read_bytes() != b"".join(kept):
+    if data != b"".join(kept):
         with atomic_path(path) as tmp:
             tmp.write_bytes(b"".join(kept))
 
