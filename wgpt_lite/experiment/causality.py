@@ -47,8 +47,8 @@ def future_leak(
 def whisper_clamped_log_mel(wav: torch.Tensor) -> torch.Tensor:
     """The kit's log-mel plus Whisper's per-clip clamp ``max(x, x.max() - 8)``: a counterexample.
 
-    The clamp reads the loudest frame of the whole clip, so every frame learns something
-    about the future. Never used by the models; it is here to show the leak.
+    The clamp reads the loudest value anywhere in the clip (``x.max()`` over every frame and
+    bin), so every frame learns something about the future. Never used by the models; it is here to show the leak.
     """
     log10_mel = (mel_filters() @ power_spectrogram(wav)).clamp(min=1e-10).log10()
     clamped = torch.maximum(log10_mel, log10_mel.max() - 8.0)  # the leak: max over the whole clip

@@ -287,4 +287,4 @@ def probe_verdict(rows: list[dict]) -> str:
     gap = gpt_s["nll"] - probe["nll"]
     if gap > 0:
         return f"{said} nats/token: it beats GPT-S ({gpt_s['nll']:.3f}) by {gap:.3f}."
-    return f"{said} nats/token: it does not beat GPT-S ({gpt_s['nll']:.3f}, {-gap:.3f} better)."
+    return f"{said} nats/token: it does not beat GPT-S (GPT-S {gpt_s['nll']:.3f} is {-gap:.3f} nats/token lower)."
