@@ -286,7 +286,7 @@ def plot_gain_over_spectrogram(
         xlabel="time (s)",
         ylabel="GPT-S − hybrid\n(nats)",
         xlim=(t0, t0 + frames / FRAME_RATE),
-        title=f"above 0: the mel helped; mean {gain.mean():+.3f} nats over {gain.shape[0]} frames",
+        title=f"above 0: the mel helped; mean {gain.mean():+.3f} nats over {gain.shape[0]} predicted frames",
     )
     if title:
         fig.suptitle(title)
@@ -358,7 +358,8 @@ def plot_mel_gain(controls: dict[str, dict], path: str | os.PathLike | None = No
         curves = scores["position_nll"]
         if "gpt-s" in curves:
             gain = [h - g for h, g in zip(curves["hybrid"], curves["gpt-s"])]
-            ax.plot(range(1, len(gain) + 1), gain, lw=1, label=f"{corpus} ({scores['seeds']} seeds)")
+            seeds = f"{scores['seeds']} seed{'s' if scores['seeds'] != 1 else ''}"
+            ax.plot(range(1, len(gain) + 1), gain, lw=1, label=f"{corpus} ({seeds})")
     ax.axhline(0, color="black", lw=0.8)
     ax.set(
         title="What the mel adds: hybrid − GPT-S, per position",
