@@ -145,6 +145,17 @@ def test_the_kit_wheel_holds_the_package_alone(wheel):
     assert {"wgpt_lite/weights/codec-24khz.pt", "wgpt_lite/infra/system_packages.txt"} <= names
 
 
+def test_the_wheels_metadata_names_no_solution_and_no_repository(wheel):
+    """The wheel's METADATA carries its README (the long description), which students can read: the
+    student README build.py gives it, not the repository's, which points at the masters and the answers."""
+    with zipfile.ZipFile(wheel) as archive:
+        (metadata,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        text = archive.read(metadata).decode()
+    assert build.STUDENT_README.strip() in text
+    for word in ("answers.md", "solution", "master", "hidden", "github", "colab.research", "OWNER"):
+        assert word.lower() not in text.lower(), f"the wheel's METADATA names {word!r}"
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_solutions_get_full_marks_and_the_unmodified_student_notebook_zero(name, built):
     from otter.api import grade_submission
@@ -175,8 +186,8 @@ def test_no_file_a_student_receives_holds_a_solution_a_hidden_test_or_an_answer(
 
     files = sorted(p for p in student.rglob("*") if p.is_file())
     assert {p.relative_to(student).parts[0] for p in files} == {master.name, "tests", "data", wheel.name}
-    with zipfile.ZipFile(result / f"{name}-student.zip") as bundle:
-        assert sorted(bundle.namelist()) == sorted(p.relative_to(student).as_posix() for p in files)
+    with zipfile.ZipFile(result / f"{name}-student.zip") as bundle:  # one folder, named as the assignment
+        assert sorted(bundle.namelist()) == sorted(f"{name}/{p.relative_to(student).as_posix()}" for p in files)
     texts = [text for p in [*files, result / f"{name}-student.zip"] for text in readable(p.name, p.read_bytes())]
     assert any(n.endswith(".whl!wgpt_lite/model.py") for n, _ in texts), "the wheel's files are read too"
     leaked = sorted({(n, line) for n, text in texts for line in secrets if line in text})
@@ -214,9 +225,15 @@ for folder in sys.argv[1:]:
         assert report == {"kit": str(site / "wgpt_lite" / "__init__.py"), "clone": False, "grader": True, "rows": 2}
 
 
+def wheel_name(folder: Path) -> str:
+    (wheel,) = folder.glob("wgpt_lite-*.whl")
+    return wheel.name
+
+
 def test_the_set_up_cell_installs_the_kit_from_the_uploaded_zip_or_stops_in_one_line(built, tmp_path):
     """Colab's path, offline: a new environment that has the kit's dependencies but not the kit, and a folder
-    holding the notebook alone, then with the release's zip beside it; then with a damaged wheel."""
+    holding the notebook alone, then with the release's zip beside it (and the student's saved work, which
+    the zip must not overwrite); then with a damaged wheel."""
     site = Path(sysconfig.get_paths()["purelib"])
     mirror = tmp_path / "dependencies"  # this environment's packages less the kit (and the .pth hooks that add it)
     mirror.mkdir()
@@ -248,9 +265,17 @@ def test_the_set_up_cell_installs_the_kit_from_the_uploaded_zip_or_stops_in_one_
         "FileNotFoundError: no wgpt_lite-*.whl beside this notebook: upload 06-sampling-student.zip to the Files pane"
     )
     shutil.copy(release / "06-sampling-student.zip", folder)
+    saved = {"sampling.ipynb": '{"cells": [], "saved": "the student\'s work"}', "tests/q1.py": "# edited\n"}
+    for path, text in saved.items():
+        (folder / path).parent.mkdir(exist_ok=True)
+        (folder / path).write_text(text)
     installed = run_setup()
     assert installed.returncode == 0, installed.stderr[-2000:]
     assert installed.stdout.splitlines()[-1] == f"kit: {Path(purelib.stdout.strip()) / 'wgpt_lite' / '__init__.py'}"
+    assert {path: (folder / path).read_text() for path in saved} == saved, "the zip overwrote saved work"
+    unpacked = {p.relative_to(folder).parts[0] for p in folder.rglob("*") if p.is_file()} - {".OTTER_LOG"}
+    assert unpacked == {"sampling.ipynb", "setup.json", "06-sampling-student.zip", "tests", "data", wheel_name(folder)}
+    assert (folder / "tests" / "q2.py").is_file() and (folder / "data" / "sample").is_dir()
 
     subprocess.run([python, "-m", "pip", "uninstall", "-q", "-y", "wgpt_lite"], check=True, env=env)
     (wheel,) = folder.glob("wgpt_lite-*.whl")
@@ -366,7 +391,7 @@ def test_the_set_up_cell_installs_the_kit_the_same_way_in_every_assignment():
     blocks = set()
     for name, master in build.masters().items():
         setup = next(c for c in json.loads(master.read_text())["cells"] if c["cell_type"] == "code")
-        text = "".join(setup["source"]).replace(f"{name}-student.zip", "<nn-name>-student.zip")
+        text = "".join(setup["source"]).replace(name, "<nn-name>")  # the zip's name and its folder's
         block = re.search(
             r"^if importlib\.util\.find_spec\('wgpt_lite'\) is None:.*?\n(?=\S)", text.replace('"', "'"), re.M | re.S
         )
