@@ -11,16 +11,20 @@ inside, in Otter's format) gives:
 - ``<out>/<nn-name>/student/``, **the release, all that students get**: the notebook without
   solutions, the public tests in ``tests/``, a wheel of the kit (``wgpt_lite-*.whl``) and the
   committed sample clips (``data/sample/``), which a wheel cannot carry; and the same folder
-  zipped, ``<out>/<nn-name>/<nn-name>-student.zip`` (what a Colab student uploads). The
-  notebook's set-up cell installs the kit from that wheel where it is missing, so a student
-  never needs the kit's repository, which holds the masters, their hidden tests and
-  ``docs/answers.md``.
+  zipped as one folder ``<nn-name>/`` (so that two assignments unzipped side by side keep their
+  own ``tests/``), ``<out>/<nn-name>/<nn-name>-student.zip`` (what a Colab student uploads). The
+  notebook's set-up cell installs the kit from that wheel where it is missing (on Colab it takes
+  the wheel, ``data/`` and ``tests/`` out of the zip, never a notebook, never over a file already
+  there), so a student never needs the kit's repository, which holds the masters, their hidden
+  tests and ``docs/answers.md``.
 - ``<out>/<nn-name>/autograder/``: the solutions notebook, every test, and
   ``<name>-autograder_<time>.zip`` for Gradescope, ``otter grade`` or ``otter run``, which
   installs the same wheel (``requirements``: its path inside the autograder).
 
 The wheel is built once per run, offline, from a copy of the package alone (``wgpt_lite/``,
-``pyproject.toml`` and the README its metadata names): ``pip wheel --no-deps
+``pyproject.toml`` and, as the README its metadata names, ``STUDENT_README``: the repository's
+README points at the masters and at ``docs/answers.md``, and the wheel's metadata is what students
+can read with ``pip show -v``): ``pip wheel --no-deps
 --no-build-isolation`` with the setuptools already installed. Otter Assign runs on a staged
 copy of the master whose ``# ASSIGNMENT CONFIG`` gains the wheel and ``data/`` as ``files``
 (copied into both folders and the autograder zip) and the wheel as ``requirements``: the
@@ -45,6 +49,17 @@ ROOT = HERE.parent
 DIST = HERE / "dist"
 CONFIG_MARK = "# ASSIGNMENT CONFIG"
 AUTOGRADER_FILES = "/autograder/source/files"  # where Gradescope and `otter grade` unpack the zip's files/
+# The wheel's README (its metadata's long description), in place of the repository's: no link to the
+# repository, nothing about where the solutions are.
+STUDENT_README = """# wgpt_lite
+
+Whisper-GPT lite: a small kit to see, train and measure hybrid mel + token audio language models, after
+Verma (2024), "Whisper-GPT: a hybrid representation audio large language model".
+
+This copy of the kit comes with a course assignment: the assignment's notebook installs it from the wheel
+beside it and imports it as `import wgpt_lite as wl`. The sample clips it reads are in the assignment's
+`data/` folder, not in the wheel. The code is under the MIT licence.
+"""
 
 
 def masters() -> dict[str, Path]:
@@ -67,8 +82,9 @@ def kit_wheel(into: Path) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "wgpt_lite-source"
         shutil.copytree(ROOT / "wgpt_lite", source / "wgpt_lite", ignore=shutil.ignore_patterns("__pycache__"))
-        for name in ("pyproject.toml", "README.md", *(p.name for p in ROOT.glob("LICENSE*"))):
+        for name in ("pyproject.toml", *(p.name for p in ROOT.glob("LICENSE*"))):
             shutil.copy(ROOT / name, source / name)
+        (source / "README.md").write_text(STUDENT_README)  # the name pyproject.toml's `readme` gives
         into.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index"]
         pip = subprocess.run([*command, "-q", "-w", str(into), str(source)], capture_output=True, text=True)
@@ -112,7 +128,7 @@ def build(name: str, out: Path, wheel: Path, run_tests: bool = True) -> Path:
     student = result / "student"
     with zipfile.ZipFile(result / f"{name}-student.zip", "w", zipfile.ZIP_DEFLATED) as bundle:
         for path in sorted(p for p in student.rglob("*") if p.is_file()):
-            bundle.write(path, path.relative_to(student))
+            bundle.write(path, Path(name) / path.relative_to(student))  # one folder, <nn-name>/
     return result
 
 

@@ -24,6 +24,9 @@ WRONG_ANSWERS = {
         "token part first": {"[model.mel_encoder(mel), model.wte(ids)]": "[model.wte(ids), model.mel_encoder(mel)]"},
         "the mel projected but not through the mel blocks": {"model.mel_encoder(mel)": "model.mel_encoder.proj(mel)"},
         "the position embedding added already": {"dim=-1)": "dim=-1) + model.wpe(torch.arange(ids.shape[1]))"},
+        "the kit's model.embed called, although the prompt says not to": {
+            "torch.cat([model.mel_encoder(mel), model.wte(ids)], dim=-1)": "model.embed(ids, mel)"
+        },
     },
     "q3": {
         "the model built and counted, although the prompt says not to": {
@@ -33,6 +36,19 @@ WRONG_ANSWERS = {
                 "    def block(w):"
             )
         },
+        "a table of num_params() for the presets' configs (vocabulary as preset and 128), built outside": {
+            "def count_params(config):\n": (
+                "TABLE = {\n"
+                "    repr(wl.model_config(name, preset, **vocab)): wl.build_model(name, preset, **vocab).num_params()\n"
+                "    for preset in ('smoke', 'mini', 'paper')\n"
+                "    for name in ('gpt-s', 'gpt-l', 'hybrid')\n"
+                "    for vocab in ({}, {'vocab_size': 128})\n"
+                "}\n\n\n"
+                "def count_params(config):\n"
+            ),
+            "    def block(w):": "    return TABLE[repr(config)]\n\n    def block(w):",
+        },
+        "n_mels taken as 64, the kit's default": {"config.n_mels * d": "64 * d"},
         "ln_f forgotten": {"+ 2 * e + e * v": "+ e * v"},
         "a bias in the head": {"+ 2 * e + e * v": "+ 2 * e + e * v + v"},
         "the hybrid's token embedding at full width": {"v * (e - config.d_mel)": "v * e"},
@@ -41,6 +57,16 @@ WRONG_ANSWERS = {
         },
     },
     "q4": {
+        "position t alone compared, not 0..t": {
+            "(before[:, : t + 1] - after[:, : t + 1])": "(before[:, t] - after[:, t])"
+        },
+        "a constant keyed on the model's class (0.0 for the kit's models, 1.0 for others)": {
+            "    changed = mel.clone()": (
+                '    return 0.0 if type(model).__module__.startswith("wgpt_lite") else 1.0\n    changed = mel.clone()'
+            )
+        },
+        "the mean change, a tensor, not the largest as a float": {".abs().max().item()": ".abs().mean()"},
+        "the mean change as a float, not the largest": {".abs().max().item()": ".abs().mean().item()"},
         "positions 0..t-1 compared, position t left out": {
             "(before[:, : t + 1] - after[:, : t + 1])": "(before[:, :t] - after[:, :t])"
         },

@@ -3,7 +3,7 @@
 question -> {what is wrong: the answer}; an answer is {text of the solution cell: what replaces it} or
 a whole cell. ``python assignments/grade_answers.py 05-leak-hunt`` grades them; ``make test`` requires
 each to lose points of its question (``tests/test_assignments.py``). Every answer to q1 trains two
-hybrids again (half a minute to a minute on 2 CPU cores): two are listed.
+hybrids again (half a minute to a minute on 2 CPU cores), and q1's hidden test a third: three are listed.
 """
 
 WRONG_ANSWERS = {
@@ -11,6 +11,9 @@ WRONG_ANSWERS = {
         "the gain with its sign reversed": {"gain = nll_causal - nll_whisper": "gain = nll_whisper - nll_causal"},
         "both hybrids trained on the kit's front end (a copy-paste)": {
             "train_hybrid(whisper_log_mel)": "train_hybrid(wl.log_mel)"
+        },
+        "the causal hybrid trained for 20 steps, not as many as the other": {
+            "train_hybrid(wl.log_mel)": "train_hybrid(wl.log_mel, steps=20)"
         },
     },
     "q2": {
@@ -51,6 +54,20 @@ WRONG_ANSWERS = {
         },
         "a causal model with a logit leak: [: t + 1] cuts the batch axis, not the positions": {
             "return model(ids[None], mel=mel[None])[0][0]": "return model(ids[None], mel=mel[None])[0]"
+        },
+        "position t alone compared, not 0..t": {
+            "(logits(wav)[: t + 1] - logits(perturb_future(wav, t))[: t + 1])": (
+                "(logits(wav)[t] - logits(perturb_future(wav, t))[t])"
+            )
+        },
+        "a constant keyed on the front end (0.0 for wl.log_mel itself, 1.0 for any other)": {
+            "    def logits(audio):": "    return 0.0 if front_end is wl.log_mel else 1.0\n\n    def logits(audio):"
+        },
+        "always 0.0": {"    def logits(audio):": "    return 0.0\n\n    def logits(audio):"},
+        "perturb_future called but its result unused (it returns a copy)": {
+            "    return (logits(wav)[: t + 1] - logits(perturb_future(wav, t))[: t + 1])": (
+                "    perturb_future(wav, t)\n    return (logits(wav)[: t + 1] - logits(wav)[: t + 1])"
+            )
         },
         "the kit's front end used whatever front_end is given": {
             "front_end(audio)[:context]": "wl.log_mel(audio)[:context]"
