@@ -314,8 +314,10 @@ def differences_table(differences: list[dict]) -> str:
     """Markdown table of ``paired_differences``: ours with its 95% interval beside the paper's difference and
     what the paper says of it; the verdict is ``claim_verdict``'s, worked out here from the numbers (so a
     results.json an older rule wrote is shown under today's)."""
+    one_seed = all(gap["n"] == 1 for gap in differences)  # no interval to show, every verdict inconclusive
+    ours = "ours (one seed: no interval)" if one_seed else "ours (mean ± 95% CI)"
     lines = [
-        "| data | difference | ours (mean ± 95% CI) | seeds | paper (says) | verdict |",
+        f"| data | difference | {ours} | seeds | paper (says) | verdict |",
         "|---|---|---:|---:|---:|---|",
     ]
     for gap in differences:
