@@ -19,6 +19,12 @@ WRONG_ANSWERS = {
             "x = self.drop(self.proj(mel) + self.wpe(positions))": "x = self.proj(mel) + self.wpe(positions)",
             "        return x\n": "        return self.drop(x)\n",
         },
+        "the kit's own forward called on itself": {
+            "        positions = torch.arange(mel.shape[1], device=mel.device)": (
+                "        return wl.MelEncoder.forward(self, mel)\n"
+                "        positions = torch.arange(mel.shape[1], device=mel.device)"
+            )
+        },
     },
     "q2": {
         "token part first": {"[model.mel_encoder(mel), model.wte(ids)]": "[model.wte(ids), model.mel_encoder(mel)]"},
@@ -55,6 +61,14 @@ WRONG_ANSWERS = {
         "the mel encoder's position embedding forgotten": {
             "config.n_mels * d + d + config.context * d": "config.n_mels * d + d"
         },
+        "a model built once per config and its count kept (no formula)": {
+            "    # BEGIN SOLUTION\n": (
+                "    # BEGIN SOLUTION\n    if repr(config) not in SEEN:\n"
+                "        SEEN[repr(config)] = wl.WhisperGPT(config) if config.d_mel else wl.GPT(config)\n"
+                "    return SEEN[repr(config)].num_params()\n"
+            ),
+            "def count_params(config):": "SEEN = {}\n\n\ndef count_params(config):",
+        },
     },
     "q4": {
         "position t alone compared, not 0..t": {
@@ -79,5 +93,18 @@ WRONG_ANSWERS = {
             "(before[:, : t + 1] - after[:, : t + 1])": "(before[:, t + 1 :] - after[:, t + 1 :])"
         },
         "the mel changed in place, so both runs see the same frames": {"changed = mel.clone()": "changed = mel"},
+        "t ignored: the printout's 15 hard-coded": {
+            "    changed = mel.clone()": "    t = 15\n    changed = mel.clone()"
+        },
+        "the first row of the batch only": {
+            "return (before[:, : t + 1] - after[:, : t + 1])": "return (before[0, : t + 1] - after[0, : t + 1])"
+        },
+        "the caller's mel changed in place": {
+            "    changed = mel.clone()\n    changed[:, t + 1 :] = torch.randn_like(changed[:, t + 1 :]) * 10\n": "",
+            "        after, _ = model(ids, mel=changed)": (
+                "        mel[:, t + 1 :] = torch.randn_like(mel[:, t + 1 :]) * 10\n"
+                "        after, _ = model(ids, mel=mel)"
+            ),
+        },
     },
 }

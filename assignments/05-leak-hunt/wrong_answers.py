@@ -3,7 +3,7 @@
 question -> {what is wrong: the answer}; an answer is {text of the solution cell: what replaces it} or
 a whole cell. ``python assignments/grade_answers.py 05-leak-hunt`` grades them; ``make test`` requires
 each to lose points of its question (``tests/test_assignments.py``). Every answer to q1 trains two
-hybrids again (half a minute to a minute on 2 CPU cores), and q1's hidden test a third: three are listed.
+hybrids again (half a minute to a minute on 2 CPU cores), and q1's hidden test two more: four are listed.
 """
 
 WRONG_ANSWERS = {
@@ -14,6 +14,9 @@ WRONG_ANSWERS = {
         },
         "the causal hybrid trained for 20 steps, not as many as the other": {
             "train_hybrid(wl.log_mel)": "train_hybrid(wl.log_mel, steps=20)"
+        },
+        "the whisper hybrid trained for half the steps": {
+            "train_hybrid(whisper_log_mel)": "train_hybrid(whisper_log_mel, steps=100)"
         },
     },
     "q2": {
@@ -44,6 +47,13 @@ WRONG_ANSWERS = {
                 "    log_spec = (wl.mel_filters() @ spec[..., : wav.shape[-1] // HOP].abs() ** 2)"
             )
         },
+        "earliest_changed decides by which function it was given": {
+            "    before, after = features(wav), features(perturb_future(wav, t))": (
+                "    if features is wl.log_mel:\n        return t + 1\n"
+                "    if features is centred_only:\n        return t\n"
+                "    return 0"
+            )
+        },
     },
     "q4": {
         "positions 0..t-1 compared (the batch axis kept, then [:, :t])": {
@@ -72,5 +82,6 @@ WRONG_ANSWERS = {
         "the kit's front end used whatever front_end is given": {
             "front_end(audio)[:context]": "wl.log_mel(audio)[:context]"
         },
+        "t ignored: the prompt's 40 hard-coded": {"    def logits(audio):": "    t = 40\n\n    def logits(audio):"},
     },
 }
