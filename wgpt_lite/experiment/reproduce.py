@@ -53,6 +53,7 @@ from wgpt_lite.experiment.results import (
     provenance_lines,
     results_table,
     run_folder,
+    verdict_basis,
     verdict_lines,
     verdict_rule,
 )
@@ -262,7 +263,7 @@ def write_results(
         f"# Whisper-GPT lite, preset `{preset}`, {tokenizer} tokens\n\n{results_table(rows)}\n"
         f"{budget_sentence(config, seeds)}\n\n"
         "## Differences, paired by seed (negative: the first model is better)\n\n"
-        f"{differences_table(differences)}\nVerdict on the paper's claim ({verdict_basis(seeds)}):\n\n"
+        f"{differences_table(differences)}\nVerdict on the paper's claim ({verdict_basis(differences)}):\n\n"
         f"{verdict_lines(differences, tokenizer)}\n{verdict_rule()}\n"
         "## Controls: the hybrid scored with its mel replaced (test NLL, mean over seeds)\n\n"
         f"{controls_table(controls)}\n{provenance_lines(made_from, code_version())}",
@@ -287,11 +288,6 @@ def write_results(
     plot_curves({corpus: runs[corpus] for corpus in made_from}, out / "curves.png")
     if controls:
         plot_mel_gain(controls, out / "mel_gain.png")
-
-
-def verdict_basis(seeds: int) -> str:
-    """What the verdicts rest on, for the line above them: intervals over seeds, or none with one seed."""
-    return "95% intervals over seeds" if seeds > 1 else "one seed: no interval, so every verdict is inconclusive"
 
 
 def budget_sentence(config: TrainConfig, seeds: int) -> str:

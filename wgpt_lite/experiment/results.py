@@ -310,12 +310,23 @@ def verdict_rule() -> str:
     )
 
 
+def one_seed(differences: list[dict]) -> bool:
+    """Whether every difference rests on one seed: no interval to show, so every verdict is inconclusive."""
+    return bool(differences) and all(gap["n"] == 1 for gap in differences)
+
+
+def verdict_basis(differences: list[dict]) -> str:
+    """What the verdicts rest on, for the line above them: intervals over seeds, or none with one seed."""
+    if one_seed(differences):
+        return "one seed: no interval, so every verdict is inconclusive"
+    return "95% intervals over seeds"
+
+
 def differences_table(differences: list[dict]) -> str:
     """Markdown table of ``paired_differences``: ours with its 95% interval beside the paper's difference and
     what the paper says of it; the verdict is ``claim_verdict``'s, worked out here from the numbers (so a
     results.json an older rule wrote is shown under today's)."""
-    one_seed = all(gap["n"] == 1 for gap in differences)  # no interval to show, every verdict inconclusive
-    ours = "ours (one seed: no interval)" if one_seed else "ours (mean ± 95% CI)"
+    ours = "ours (one seed: no interval)" if one_seed(differences) else "ours (mean ± 95% CI)"
     lines = [
         f"| data | difference | {ours} | seeds | paper (says) | verdict |",
         "|---|---|---:|---:|---:|---|",
