@@ -232,7 +232,10 @@ def test_early_stopping_keeps_the_best_weights_and_returns_their_evaluation(spee
 
 def test_an_interrupted_early_stopping_run_resumes_to_the_same_result(speech, tmp_path):
     straight, _ = stopping_run(speech, tmp_path / "straight")
+    assert wl.stop_reason(tmp_path / "straight", 40) == "early stopping"
     stopping_run(speech, tmp_path / "resumed", until=4)
+    assert wl.stop_reason(tmp_path / "resumed", 40) is None, "interrupted: not finished"
+    assert wl.stop_reason(tmp_path / "never", 40) is None
     resumed, _ = stopping_run(speech, tmp_path / "resumed", resume=True)
     strip = ("seconds",)
     assert {k: v for k, v in resumed.items() if k not in strip} == {k: v for k, v in straight.items() if k not in strip}

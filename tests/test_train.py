@@ -75,6 +75,7 @@ def test_resume_after_an_interruption_reproduces_the_uninterrupted_curve(data, t
         fresh_model(), train_ds, eval_batch, CONFIG, tmp_path / "resumed", run_info(), until=7, progress=False
     )
     assert load_checkpoint(tmp_path / "resumed" / "checkpoint.pt")["step"] == 7
+    assert wl.stop_reason(tmp_path / "resumed", CONFIG.steps) is None, "interrupted: not finished"
     torch.manual_seed(123)  # whatever the global RNG holds now must not matter
     train_in_folder(
         wl.build_model("hybrid", "smoke"),
@@ -90,6 +91,7 @@ def test_resume_after_an_interruption_reproduces_the_uninterrupted_curve(data, t
         [without_timing(r) for r in read_metrics(tmp_path / name / "metrics.jsonl")] for name in ("straight", "resumed")
     )
     assert straight[1:] == resumed[1:]  # every loss and eval, exactly
+    assert wl.stop_reason(tmp_path / "resumed", CONFIG.steps) == "the budget's end"
 
 
 def without_timing(record: dict) -> dict:

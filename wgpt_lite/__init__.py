@@ -134,7 +134,7 @@ from wgpt_lite.presets import (
     train_config,
 )
 from wgpt_lite.runs.checkpoint import load_checkpoint, load_for_generation, model_from_checkpoint, scored_weights
-from wgpt_lite.runs.run_folder import RunFolder, read_metrics, train_in_folder
+from wgpt_lite.runs.run_folder import RunFolder, read_metrics, stop_reason, train_in_folder
 from wgpt_lite.tokenizers import EncodecTokenizer, MelVQTokenizer, clip_features, get_tokenizer
 from wgpt_lite.train import (
     Hooks,

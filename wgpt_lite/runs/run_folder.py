@@ -260,3 +260,15 @@ def read_metrics(path: str | os.PathLike, kind: str | None = None) -> list[dict]
         return []
     records = read_json_lines(path, "the run's log", "delete the run folder and train again")
     return [r for r in records if kind is None or r.get("kind") == kind]
+
+
+def stop_reason(run_dir: str | os.PathLike, steps: int) -> str | None:
+    """Why the run in ``run_dir`` ended, from its log: "the budget's end" (an evaluation at step ``steps``)
+    or "early stopping" (its "stop" record); ``None`` while it is not finished (never started, or interrupted).
+    A run with a reason is one ``reproduce`` only re-scores; one with ``None`` it trains, or resumes."""
+    records = read_metrics(Path(run_dir) / METRICS)
+    if any(r["kind"] == "eval" and r["step"] == steps for r in records):
+        return "the budget's end"
+    if any(r["kind"] == "stop" for r in records):
+        return "early stopping"
+    return None
