@@ -38,12 +38,9 @@ from torch import nn
 from wgpt_lite.audio import FRAME_RATE, HOP, crop_to_frames
 from wgpt_lite.infra.encodec_shim import import_encodec
 from wgpt_lite.infra.errors import TokenizerError
-from wgpt_lite.infra.files import file_sha256, is_sealed, load_tensors, save_tensors, unseal
+from wgpt_lite.infra.files import file_sha256, load_tensors, save_tensors
 
 WEIGHTS = Path(__file__).parent / "weights" / "codec-24khz.pt"
-# Weights exported before the kit sealed its files with a digest of their content: the sha256
-# their card names vouches for them instead. The next export seals the committed file.
-SEALED_BY_CARD = frozenset({"d0656ec9788dca81126427d953cdce1c71b9fe1ba9b7e885b85af52244d8a8d8"})
 RATIOS = (8, 5, 4, 2)  # the decoder upsamples by 8, 5, 4, 2; the encoder downsamples by 2, 4, 5, 8: one hop, 320
 N_FILTERS = 12  # SEANet's base width (EnCodec: 32); 12 keeps encoding near 50x real time on one CPU thread
 LSTM_LAYERS = 1  # after the encoder and before the decoder (EnCodec: 2)
@@ -193,12 +190,7 @@ def load_codec(path: str | os.PathLike = WEIGHTS) -> tuple[Codec, dict]:
             f"{path}: not a codec weights file the kit wrote ({reason}); {fix if committed else 'export it again'}"
         )
 
-    blob = load_tensors(path, refuse, sealed=False)  # weights only: a weights file cannot run code
-    vouched_by_card = not is_sealed(blob) and file_sha256(path) in SEALED_BY_CARD  # exported before the seals
-    if not vouched_by_card:
-        if committed and not is_sealed(blob):
-            raise refuse("its sha256 is not the one its card names: the file was damaged or replaced")
-        blob = unseal(blob, refuse)
+    blob = load_tensors(path, refuse)  # weights only (a weights file cannot run code), checked against their digest
     try:
         model = Codec(CodecConfig(**{**blob["config"], "ratios": tuple(blob["config"]["ratios"])}))
         model.load_state_dict(blob["state_dict"])  # fp16 tensors are copied into the fp32 model
