@@ -173,6 +173,11 @@ def test_the_sample_command_writes_a_wav_and_a_figure_of_prompt_and_continuation
     assert sf.info(str(wav)).frames == (round(0.5 * wl.SAMPLE_RATE) // wl.HOP + 30) * wl.HOP  # prompt + 0.4 s
     assert main([*argv, "--top-p", "1.5", "--out", str(tmp_path / "out")]) == 1  # one line, no traceback
     assert capsys.readouterr().err.count("\n") == 1
+    default = ["sample", "--checkpoint", str(checkpoint), "--prompt", str(prompt), "--seconds", "0.4"]
+    assert main([*default, "--out", str(tmp_path / "default")]) == 0, "2 s would not fit: half the context"
+    context = wl.build_model("hybrid", "smoke").config.context  # the positions the model holds
+    wav = next((tmp_path / "default").glob("*.wav"))
+    assert sf.info(str(wav)).frames == (context // 2 + 30) * wl.HOP
 
 
 def test_a_frame_budget_below_one_is_refused():

@@ -29,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-from wgpt_lite.audio import HOP, SAMPLE_RATE, crop_to_frames, load_audio, log_mel, save_audio
+from wgpt_lite.audio import FRAME_RATE, HOP, SAMPLE_RATE, crop_to_frames, load_audio, log_mel, save_audio
 from wgpt_lite.data.corpora import (
     CORPORA,
     KINDS,
@@ -717,6 +717,9 @@ def _cmd_probe(args) -> None:
 # sample
 
 
+PROMPT_SECONDS = 2.0  # `sample`'s prompt when the model's context holds it
+
+
 def _add_sample(commands) -> None:
     sample = commands.add_parser(
         "sample",
@@ -726,7 +729,12 @@ def _add_sample(commands) -> None:
     )
     sample.add_argument("--checkpoint", required=True, help="a checkpoint.pt written by train or reproduce")
     sample.add_argument("--prompt", required=True, help="an audio file; its first --prompt-seconds are the prompt")
-    sample.add_argument("--prompt-seconds", type=_positive, default=2.0, help="seconds of prompt (default 2)")
+    sample.add_argument(
+        "--prompt-seconds",
+        type=_positive,
+        default=None,
+        help=f"seconds of prompt (default {PROMPT_SECONDS:g}, or half the model's context if that is shorter)",
+    )
     sample.add_argument("--seconds", type=_positive, default=3.0, help="seconds to generate (default 3)")
     sample.add_argument("--temperature", type=_positive, default=1.0, help="sampling temperature (default 1)")
     sample.add_argument("--top-k", type=_count, default=None, help="sample among the k likeliest tokens")
@@ -741,7 +749,9 @@ def _cmd_continue(args) -> None:
         raise CheckpointError(f"{args.checkpoint}: no checkpoint file there")
     check_folder_can_be_written(Path(args.out).expanduser(), "--out folder")  # created only once there is audio
     _, tokenizer, model = load_with_tokenizer(args.checkpoint)  # the tokens it was trained on, checked, one load
-    wav = crop_to_frames(load_audio(args.prompt)[: round(args.prompt_seconds * SAMPLE_RATE)])
+    # by default half a small model's context, as notebook 06 does: a prompt longer than the context is refused
+    seconds = args.prompt_seconds or min(PROMPT_SECONDS, model.config.context / 2 / FRAME_RATE)
+    wav = crop_to_frames(load_audio(args.prompt)[: round(seconds * SAMPLE_RATE)])
     result, audio = continue_clip(
         model,
         tokenizer,
