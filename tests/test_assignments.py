@@ -228,11 +228,6 @@ for folder in sys.argv[1:]:
         assert report == {"kit": str(site / "wgpt_lite" / "__init__.py"), "clone": False, "grader": True, "rows": 2}
 
 
-def wheel_name(folder: Path) -> str:
-    (wheel,) = folder.glob("wgpt_lite-*.whl")
-    return wheel.name
-
-
 def test_the_set_up_cell_installs_the_kit_from_the_uploaded_zip_or_stops_in_one_line(built, tmp_path):
     """Colab's path, offline: a new environment that has the kit's dependencies but not the kit, and a folder
     holding the notebook alone, then with the release's zip beside it (and the student's saved work, which
@@ -276,12 +271,12 @@ def test_the_set_up_cell_installs_the_kit_from_the_uploaded_zip_or_stops_in_one_
     assert installed.returncode == 0, installed.stderr[-2000:]
     assert installed.stdout.splitlines()[-1] == f"kit: {Path(purelib.stdout.strip()) / 'wgpt_lite' / '__init__.py'}"
     assert {path: (folder / path).read_text() for path in saved} == saved, "the zip overwrote saved work"
+    (wheel,) = folder.glob("wgpt_lite-*.whl")  # unpacked from the zip
     unpacked = {p.relative_to(folder).parts[0] for p in folder.rglob("*") if p.is_file()} - {".OTTER_LOG"}
-    assert unpacked == {"sampling.ipynb", "setup.json", "06-sampling-student.zip", "tests", "data", wheel_name(folder)}
+    assert unpacked == {"sampling.ipynb", "setup.json", "06-sampling-student.zip", "tests", "data", wheel.name}
     assert (folder / "tests" / "q2.py").is_file() and (folder / "data" / "sample").is_dir()
 
     subprocess.run([python, "-m", "pip", "uninstall", "-q", "-y", "wgpt_lite"], check=True, env=env)
-    (wheel,) = folder.glob("wgpt_lite-*.whl")
     wheel.write_bytes(wheel.read_bytes()[:1000])  # a download cut short
     (folder / "06-sampling-student.zip").unlink()
     broken = run_setup()
